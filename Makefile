@@ -1,0 +1,56 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything installs itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+SAMVENV := .venv-sam
+PY := $(VENV)/bin/python
+export AWS_DEFAULT_REGION ?= eu-north-1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help venv sam-tools run test test-unit lint format bench soak build validate migrate openapi clean
+
+help:
+	@echo "make run       start the embedded PostgreSQL, migrate, load demo data, serve the local API"
+	@echo "make test      the whole test suite (embedded PostgreSQL, or DATABASE_URL)"
+	@echo "make lint      ruff + mypy"
+	@echo "make bench     benchmarks against same-run baselines (bench/results.json)"
+	@echo "make build     sam build;  make validate: sam validate --lint + cfn-lint serverless rules"
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(SAMVENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAMVENV)
+	$(SAMVENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+sam-tools: $(SAMVENV)/.installed
+
+run: venv
+	$(PY) -m localdev.run
+
+test: venv sam-tools
+	$(VENV)/bin/pytest
+
+test-unit: venv
+	$(VENV)/bin/pytest tests/unit
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+migrate: venv
+	$(PY) -m peer_badges.migrations --dir sql
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

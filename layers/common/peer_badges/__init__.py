@@ -1,0 +1,1 @@
+"""Shared layer of the peer-mentor badge backend: models, criteria, evaluation, data access, auth."""

@@ -1,0 +1,256 @@
+"""PostgreSQL access: one pg8000 connection per container, opened lazily, reconnected once when dead.
+
+Every query is parameterised (`:name` placeholders, values passed separately). Transactions are
+explicit and short: `with db.transaction() as tx: ...` commits on success and rolls back on error.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+import pg8000.native
+from pg8000.exceptions import DatabaseError, InterfaceError
+
+from peer_badges.errors import ServiceUnavailable
+from peer_badges.settings import Settings, get_settings
+
+Row = dict[str, Any]
+
+# SQLSTATEs that mean "the server or the connection is gone / too slow", not "your query is wrong".
+_UNAVAILABLE_STATES = {"57014", "57P01", "57P02", "57P03", "08000", "08003", "08006", "53300", "55P03"}
+_CONNECTION_ERRORS = (InterfaceError, OSError, socket.timeout, EOFError)
+
+
+def sqlstate(error: BaseException) -> str | None:
+    if isinstance(error, DatabaseError) and error.args and isinstance(error.args[0], dict):
+        return error.args[0].get("C")
+    return None
+
+
+def is_unavailable(error: BaseException) -> bool:
+    return isinstance(error, _CONNECTION_ERRORS) or sqlstate(error) in _UNAVAILABLE_STATES
+
+
+@dataclass(frozen=True)
+class ConnectParams:
+    user: str
+    password: str | None
+    database: str
+    host: str | None = None
+    port: int = 5432
+    unix_sock: str | None = None
+    ssl_context: ssl.SSLContext | None = None
+
+
+def params_from_url(url: str) -> ConnectParams:
+    """Parse postgresql://user:pw@host:port/db, including ?host=/socket/dir for Unix sockets."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgres", "postgresql"):
+        raise ValueError("DATABASE_URL must start with postgresql://")
+    query = parse_qs(parsed.query)
+    host = query.get("host", [parsed.hostname or "127.0.0.1"])[0]
+    port = parsed.port or 5432
+    unix_sock = f"{host}/.s.PGSQL.{port}" if host.startswith("/") else None
+    sslmode = query.get("sslmode", ["disable"])[0]
+    return ConnectParams(
+        user=unquote(parsed.username or "postgres"),
+        password=unquote(parsed.password) if parsed.password else None,
+        database=(parsed.path or "/postgres").lstrip("/") or "postgres",
+        host=None if unix_sock else host,
+        port=port,
+        unix_sock=unix_sock,
+        ssl_context=_ssl_context(sslmode, None),
+    )
+
+
+def _ssl_context(sslmode: str, ca_file: str | None) -> ssl.SSLContext | None:
+    if sslmode == "disable":
+        return None
+    context = ssl.create_default_context(cafile=ca_file)
+    if sslmode == "require":
+        # Encrypted but unauthenticated: only for servers without a verifiable certificate.
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def params_from_settings(settings: Settings) -> ConnectParams:
+    if settings.database_url:
+        return params_from_url(settings.database_url)
+    from aws_lambda_powertools.utilities import parameters
+
+    secret = parameters.get_secret(
+        settings.db_secret_arn or "", transform="json", max_age=settings.secret_max_age_s
+    )
+    assert isinstance(secret, dict)
+    return ConnectParams(
+        user=secret["username"],
+        password=secret["password"],
+        database=secret.get("dbname") or settings.db_name,
+        host=settings.db_host,
+        port=int(secret.get("port") or settings.db_port),
+        ssl_context=_ssl_context(settings.db_sslmode, settings.db_ca_file),
+    )
+
+
+def connect(params: ConnectParams, settings: Settings) -> pg8000.native.Connection:
+    return pg8000.native.Connection(
+        params.user,
+        password=params.password,
+        database=params.database,
+        host=params.host or "localhost",
+        port=params.port,
+        unix_sock=params.unix_sock,
+        ssl_context=params.ssl_context,
+        timeout=settings.db_connect_timeout_s + settings.db_statement_timeout_ms / 1000,
+        tcp_keepalive=True,
+        application_name="peer-badges",
+        startup_params={"statement_timeout": str(settings.db_statement_timeout_ms), "TimeZone": "UTC"},
+    )
+
+
+def _rows(conn: pg8000.native.Connection, sql: str, params: dict[str, Any]) -> list[Row]:
+    prepared = {key: _adapt(value) for key, value in params.items()}
+    result = conn.run(sql, **prepared)
+    if conn.columns is None or result is None:
+        return []
+    names = [column["name"] for column in conn.columns]
+    return [dict(zip(names, row, strict=True)) for row in result]
+
+
+def _adapt(value: Any) -> Any:
+    # pg8000 sends Python lists as text arrays; callers cast with ::uuid[] / ::text[] in SQL.
+    if isinstance(value, (list, tuple)):
+        return [_adapt(item) for item in value]
+    if isinstance(value, Json):
+        return json.dumps(value.value, default=str)
+    return value
+
+
+@dataclass(frozen=True)
+class Json:
+    """Wrap a value that must be sent as JSON text (cast with ::jsonb in SQL)."""
+
+    value: Any
+
+
+class Transaction:
+    def __init__(self, conn: pg8000.native.Connection) -> None:
+        self._conn = conn
+
+    def query(self, sql: str, **params: Any) -> list[Row]:
+        return _rows(self._conn, sql, params)
+
+    def query_one(self, sql: str, **params: Any) -> Row | None:
+        rows = _rows(self._conn, sql, params)
+        return rows[0] if rows else None
+
+    def execute(self, sql: str, **params: Any) -> int:
+        _rows(self._conn, sql, params)
+        return int(self._conn.row_count)
+
+
+class Database:
+    """A lazily opened connection with reconnect-once on a connection found dead while idle."""
+
+    def __init__(self, opener: Callable[[], pg8000.native.Connection]) -> None:
+        self._opener = opener
+        self._conn: pg8000.native.Connection | None = None
+
+    def _connection(self) -> pg8000.native.Connection:
+        if self._conn is None:
+            try:
+                self._conn = self._opener()
+            except Exception as error:
+                if is_unavailable(error):
+                    raise ServiceUnavailable("The database is not reachable right now.") from error
+                raise
+        return self._conn
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: S110 - the socket is already broken; closing is best effort
+                pass
+
+    def _first_round_trip(self, sql: str, params: dict[str, Any]) -> list[Row]:
+        """Run the first statement of a unit of work; a dead idle socket gets one fresh connection."""
+        try:
+            return _rows(self._connection(), sql, params)
+        except _CONNECTION_ERRORS:
+            self._discard()
+        try:
+            return _rows(self._connection(), sql, params)
+        except Exception as error:
+            if is_unavailable(error):
+                self._discard()
+                raise ServiceUnavailable("The database is not reachable right now.") from error
+            raise
+
+    def query(self, sql: str, **params: Any) -> list[Row]:
+        """One statement in its own implicit transaction."""
+        try:
+            return self._first_round_trip(sql, params)
+        except DatabaseError as error:
+            if is_unavailable(error):
+                raise ServiceUnavailable("The database took too long to answer.") from error
+            raise
+
+    def query_one(self, sql: str, **params: Any) -> Row | None:
+        rows = self.query(sql, **params)
+        return rows[0] if rows else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        self._first_round_trip("BEGIN", {})
+        assert self._conn is not None
+        conn = self._conn
+        try:
+            yield Transaction(conn)
+            conn.run("COMMIT")
+        except BaseException as error:
+            self._rollback_quietly()
+            if is_unavailable(error) and not isinstance(error, ServiceUnavailable):
+                self._discard()
+                raise ServiceUnavailable("The database is not reachable right now.") from error
+            raise
+
+    def _rollback_quietly(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            self._conn.run("ROLLBACK")
+        except Exception:
+            self._discard()
+
+    def close(self) -> None:
+        self._discard()
+
+
+_database: Database | None = None
+
+
+def get_database() -> Database:
+    """The container's shared Database (one connection per Lambda container)."""
+    global _database
+    if _database is None:
+        settings = get_settings()
+        _database = Database(lambda: connect(params_from_settings(settings), settings))
+    return _database
+
+
+def set_database(database: Database | None) -> None:
+    """Replace the container's Database (tests and the local server)."""
+    global _database
+    if _database is not None and _database is not database:
+        _database.close()
+    _database = database
