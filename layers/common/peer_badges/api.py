@@ -1,0 +1,141 @@
+"""HTTP edge shared by the API handlers: the resolver, the one error mapping, identity, ETags.
+
+Logic raises `peer_badges.errors.AppError` subclasses; this module is the only place that turns
+exceptions into HTTP responses. 4xx are logged at info; only unexpected failures get a trace, and
+their response carries a correlation id, never internals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from uuid import UUID
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+
+from peer_badges.db import is_unavailable
+from peer_badges.errors import AppError, ServiceUnavailable, Unauthorized
+
+logger = Logger(service="peer-badges")
+
+_LOCATION_CODES = {"path": "invalid_path_parameter", "query": "invalid_query_parameter", "header": "invalid_header"}
+
+
+def error_body(code: str, message: str, details: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message, "details": details or []}
+    correlation_id = logger.get_correlation_id()
+    if correlation_id:
+        body["correlation_id"] = correlation_id
+    return {"error": body}
+
+
+def error_response(
+    status: int, code: str, message: str, details: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(error_body(code, message, details)),
+        headers=headers or {},
+    )
+
+
+def _validation_details(errors: list[dict[str, Any]]) -> tuple[int, str, str, list[dict[str, str]]]:
+    details = []
+    status, code, message = 422, "validation_failed", "The request has invalid fields; see details."
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ())]
+        where = location[0] if location else "body"
+        path = ".".join(location[1:]) or where
+        if error.get("type") == "json_invalid":
+            return 400, "malformed_json", "The request body is not valid JSON.", []
+        if where in _LOCATION_CODES:
+            status, code = 400, _LOCATION_CODES[where]
+            message = f"Invalid {where} parameter '{path}'."
+            if error.get("type") == "uuid_parsing" or "uuid" in str(error.get("msg", "")).lower():
+                message = f"'{path}' must be a UUID, e.g. 3f2b6c1e-8a4d-4e8f-9a51-2d7c0b9e1f00."
+        details.append({"path": path, "code": str(error.get("type", "invalid")), "message": str(error.get("msg", ""))})
+    return status, code, message, details
+
+
+def create_app() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(AppError)
+    def _app_error(error: AppError) -> Response:
+        if isinstance(error, ServiceUnavailable):
+            logger.warning("service unavailable", extra={"reason": error.message}, exc_info=error.__cause__)
+            return error_response(
+                error.status, error.code, error.message, headers={"Retry-After": str(error.retry_after_s)}
+            )
+        logger.info("request refused", extra={"status": error.status, "code": error.code, "reason": error.message})
+        return error_response(error.status, error.code, error.message, error.details)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(error: RequestValidationError) -> Response:
+        status, code, message, details = _validation_details(list(error.errors()))
+        logger.info("invalid request", extra={"status": status, "code": code, "details": details})
+        return error_response(status, code, message, details)
+
+    @app.exception_handler(NotFoundError)
+    def _no_route(_: NotFoundError) -> Response:
+        return error_response(404, "route_not_found", "No such route.")
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        if is_unavailable(error):
+            logger.warning("database unavailable", exc_info=error)
+            return error_response(
+                503,
+                ServiceUnavailable.code,
+                "The service is temporarily unavailable; retry shortly.",
+                headers={"Retry-After": str(ServiceUnavailable.retry_after_s)},
+            )
+        logger.exception("unhandled error")
+        return error_response(500, "internal_error", "Something went wrong on our side; quote the correlation id.")
+
+    return app
+
+
+def caller_id(app: APIGatewayHttpResolver) -> UUID:
+    """The caller's user id: the verified token's `sub` claim, as placed there by the JWT authorizer."""
+    authorizer = app.current_event.request_context.authorizer
+    claims = authorizer.jwt_claim if authorizer else None
+    subject = (claims or {}).get("sub")
+    if not subject:
+        raise Unauthorized("A valid access token is required.")
+    try:
+        return UUID(str(subject))
+    except ValueError as error:
+        raise Unauthorized("The access token's subject is not a known user id.") from error
+
+
+def json_response(model: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = model.model_dump_json() if isinstance(model, BaseModel) else json.dumps(model, default=str)
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers or {})
+
+
+def etag_for(body: str) -> str:
+    return '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+
+
+def if_none_match_hits(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+def cacheable_response(model: BaseModel, if_none_match: str | None) -> Response:
+    """200 with an ETag, or 304 when the client's copy is current."""
+    body = model.model_dump_json()
+    etag = etag_for(body)
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if if_none_match_hits(if_none_match, etag):
+        return Response(status_code=304, content_type=None, body="", headers=headers)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
