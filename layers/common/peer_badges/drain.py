@@ -1,0 +1,213 @@
+"""Draining the evaluation outbox: at-least-once, one mentor's failure never blocks another.
+
+Claim: one short statement moves a batch of due rows' `available_at` forward by a lease and counts
+the attempt (`FOR UPDATE SKIP LOCKED`, so parallel drains claim disjoint rows). Process: rows are
+coalesced per mentor; each mentor is evaluated, awarded and marked done in ONE transaction, so a
+crash between awarding and marking leaves nothing half-done. A failure is recorded in its own
+transaction: retry after exponential backoff, parked after `max_attempts`. A drain killed mid-batch
+leaves its claimed rows to come back when the lease runs out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from aws_lambda_powertools import Logger
+
+from peer_badges.db import Database, Transaction
+
+logger = Logger(service="peer-badges", child=True)
+
+MAX_ATTEMPTS = 5
+LEASE = timedelta(minutes=5)
+BASE_BACKOFF = timedelta(seconds=30)
+MAX_BACKOFF = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Claim:
+    org_id: UUID
+    peer_mentor_id: UUID
+    row_ids: tuple[int, ...]
+    attempts: int
+    backfill: bool
+    oldest_created_at: Any
+
+
+@dataclass
+class DrainReport:
+    claimed_rows: int = 0
+    mentors: int = 0
+    succeeded: int = 0
+    retried: int = 0
+    parked: int = 0
+    awarded: list[Any] = field(default_factory=list)
+    max_lag_s: float = 0.0
+
+
+# A mentor's evaluation: runs inside the caller's transaction, returns the new awards.
+EvaluateMentor = Callable[[Transaction, UUID, UUID, bool], list[Any]]
+
+_CLAIM_SQL = """
+UPDATE evaluation_outbox AS o
+   SET available_at = now() + make_interval(secs => :lease_s),
+       attempts = o.attempts + 1
+  FROM (SELECT id FROM evaluation_outbox
+         WHERE status = 'pending' AND available_at <= now()
+         ORDER BY available_at, id
+         LIMIT :limit
+         FOR UPDATE SKIP LOCKED) AS due
+ WHERE o.id = due.id
+RETURNING o.id, o.org_id, o.peer_mentor_id, o.attempts, o.backfill, o.created_at,
+          extract(epoch FROM now() - o.created_at)::float8 AS lag_s
+"""
+
+_DONE_SQL = """
+UPDATE evaluation_outbox SET status = 'done', processed_at = now(), last_error = NULL
+ WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'pending'
+"""
+
+_FAILED_SQL = """
+UPDATE evaluation_outbox
+   SET status = CASE WHEN attempts >= :max_attempts THEN 'parked' ELSE 'pending' END,
+       available_at = now() + make_interval(secs => :backoff_s),
+       last_error = :error,
+       processed_at = CASE WHEN attempts >= :max_attempts THEN now() END
+ WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'pending'
+RETURNING status
+"""
+
+
+def claim(db: Database, limit: int, lease: timedelta = LEASE) -> tuple[list[Claim], float]:
+    rows = db.query(_CLAIM_SQL, limit=limit, lease_s=lease.total_seconds())
+    grouped: dict[tuple[UUID, UUID], list[dict[str, Any]]] = {}
+    for row in sorted(rows, key=lambda r: r["id"]):
+        grouped.setdefault((row["org_id"], row["peer_mentor_id"]), []).append(row)
+    claims = [
+        Claim(
+            org_id=org_id,
+            peer_mentor_id=mentor_id,
+            row_ids=tuple(r["id"] for r in group),
+            attempts=max(r["attempts"] for r in group),
+            # Quiet only if every reason to evaluate was a backfill.
+            backfill=all(r["backfill"] for r in group),
+            oldest_created_at=min(r["created_at"] for r in group),
+        )
+        for (org_id, mentor_id), group in grouped.items()
+    ]
+    max_lag = max((r["lag_s"] for r in rows), default=0.0)
+    return claims, max_lag
+
+
+def backoff_for(attempts: int) -> timedelta:
+    return min(BASE_BACKOFF * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def _short(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:500]
+
+
+def process_claim(
+    db: Database, item: Claim, evaluate_mentor: EvaluateMentor, max_attempts: int = MAX_ATTEMPTS
+) -> tuple[str, list[Any]]:
+    """Evaluate one mentor; returns ('done'|'pending'|'parked', new awards)."""
+    try:
+        with db.transaction() as tx:
+            awarded = evaluate_mentor(tx, item.org_id, item.peer_mentor_id, item.backfill)
+            tx.execute(_DONE_SQL, ids=list(item.row_ids))
+        return "done", awarded
+    except Exception as error:
+        logger.warning(
+            "mentor evaluation failed",
+            extra={
+                "org_id": str(item.org_id),
+                "peer_mentor_id": str(item.peer_mentor_id),
+                "attempts": item.attempts,
+                "error": _short(error),
+            },
+        )
+        with db.transaction() as tx:
+            row = tx.query_one(
+                _FAILED_SQL,
+                ids=list(item.row_ids),
+                max_attempts=max_attempts,
+                backoff_s=backoff_for(item.attempts).total_seconds(),
+                error=_short(error),
+            )
+        return (row or {}).get("status", "pending"), []
+
+
+def drain(
+    db: Database,
+    evaluate_mentor: EvaluateMentor,
+    *,
+    batch_size: int = 200,
+    max_batches: int = 50,
+    max_attempts: int = MAX_ATTEMPTS,
+    lease: timedelta = LEASE,
+) -> DrainReport:
+    """Claim and process batches until the outbox has nothing due (or `max_batches` were done)."""
+    report = DrainReport()
+    for _ in range(max_batches):
+        claims, lag = claim(db, batch_size, lease)
+        if not claims:
+            break
+        report.claimed_rows += sum(len(c.row_ids) for c in claims)
+        report.mentors += len(claims)
+        report.max_lag_s = max(report.max_lag_s, lag)
+        for item in claims:
+            status, awarded = process_claim(db, item, evaluate_mentor, max_attempts)
+            report.awarded.extend(awarded)
+            if status == "done":
+                report.succeeded += 1
+            elif status == "parked":
+                report.parked += 1
+                logger.error(
+                    "outbox rows parked after repeated failures",
+                    extra={"org_id": str(item.org_id), "peer_mentor_id": str(item.peer_mentor_id)},
+                )
+            else:
+                report.retried += 1
+    return report
+
+
+def parked_count(db: Database, org_id: UUID | None = None) -> int:
+    row = db.query_one(
+        "SELECT count(*) AS n FROM evaluation_outbox WHERE status = 'parked'"
+        " AND (CAST(:org AS uuid) IS NULL OR org_id = CAST(:org AS uuid))",
+        org=org_id,
+    )
+    return int((row or {}).get("n", 0))
+
+
+def retry_parked(db: Database, org_id: UUID | None = None) -> int:
+    """Operator action: give parked rows a fresh set of attempts."""
+    return len(
+        db.query(
+            """UPDATE evaluation_outbox SET status = 'pending', attempts = 0, available_at = now(), processed_at = NULL
+                WHERE status = 'parked' AND (CAST(:org AS uuid) IS NULL OR org_id = CAST(:org AS uuid))
+            RETURNING id""",
+            org=org_id,
+        )
+    )
+
+
+def enqueue(db: Database | Transaction, org_id: UUID, mentor_ids: list[UUID] | None, reason: str, backfill: bool) -> int:
+    """Queue mentors (or every peer mentor of the org) for evaluation, set-based."""
+    rows = db.query(
+        """INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, backfill)
+           SELECT DISTINCT m.org_id, m.user_id, CAST(:reason AS text), CAST(:backfill AS boolean)
+             FROM org_members m
+            WHERE m.org_id = :org AND m.role = 'peer_mentor'
+              AND (CAST(:ids AS uuid[]) IS NULL OR m.user_id = ANY(CAST(:ids AS uuid[])))
+        RETURNING id""",
+        org=org_id,
+        ids=mentor_ids,
+        reason=reason,
+        backfill=backfill,
+    )
+    return len(rows)
