@@ -54,3 +54,15 @@ migrate: venv
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+# The build Makefiles run `python3 -m pip`; the tools' venv first on PATH guarantees one with pip.
+SAM_PATH := PATH="$(CURDIR)/$(SAMVENV)/bin:$$PATH"
+
+build: sam-tools
+	$(SAM_PATH) $(SAMVENV)/bin/sam build
+
+# `sam validate` runs the SAM translator; `--lint` runs cfn-lint instead of it, not as well.
+validate: sam-tools
+	$(SAMVENV)/bin/sam validate
+	$(SAMVENV)/bin/sam validate --lint
+	$(SAMVENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
