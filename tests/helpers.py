@@ -48,7 +48,13 @@ def api_event(
             "accountId": "123456789012",
             "apiId": "local",
             "domainName": "localhost",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "pytest"},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "pytest",
+            },
             "requestId": str(uuid.uuid4()),
             "routeKey": route_key or f"{method} {path}",
             "stage": "$default",
@@ -58,7 +64,9 @@ def api_event(
         "isBase64Encoded": False,
     }
     if pairs:
-        event["queryStringParameters"] = {k: ",".join(v) if isinstance(v, list) else v for k, v in query.items()}
+        event["queryStringParameters"] = {
+            k: ",".join(v) if isinstance(v, list) else v for k, v in query.items()
+        }
     if sub is not None:
         event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": str(sub)}, "scopes": None}}
     if raw_body is not None:

@@ -24,7 +24,12 @@ def _queue(db: Database, org_id: uuid.UUID, mentors: list[uuid.UUID], per_mentor
 
 
 def _statuses(db: Database) -> Counter[str]:
-    return Counter({r["status"]: r["n"] for r in db.query("SELECT status, count(*) AS n FROM evaluation_outbox GROUP BY 1")})
+    return Counter(
+        {
+            r["status"]: r["n"]
+            for r in db.query("SELECT status, count(*) AS n FROM evaluation_outbox GROUP BY 1")
+        }
+    )
 
 
 def _make_due(db: Database) -> None:
@@ -140,7 +145,10 @@ def test_a_drain_killed_mid_batch_leaves_claimed_rows_for_the_next_run(db: Datab
     with pytest.raises(Killed):
         drain(db, dies_on_second)
     # Then the first mentor's row is done, the second's is still pending under its lease
-    rows = {r["peer_mentor_id"]: r["status"] for r in db.query("SELECT peer_mentor_id, status FROM evaluation_outbox")}
+    rows = {
+        r["peer_mentor_id"]: r["status"]
+        for r in db.query("SELECT peer_mentor_id, status FROM evaluation_outbox")
+    }
     assert rows == {first: "done", second: "pending"}
     assert drain(db, Recorder()).claimed_rows == 0
     # When the lease runs out, the next drain finishes the job

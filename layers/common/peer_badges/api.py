@@ -23,7 +23,11 @@ from peer_badges.errors import AppError, ServiceUnavailable, Unauthorized
 
 logger = Logger(service="peer-badges")
 
-_LOCATION_CODES = {"path": "invalid_path_parameter", "query": "invalid_query_parameter", "header": "invalid_header"}
+_LOCATION_CODES = {
+    "path": "invalid_path_parameter",
+    "query": "invalid_query_parameter",
+    "header": "invalid_header",
+}
 
 
 def error_body(code: str, message: str, details: list[dict[str, str]] | None = None) -> dict[str, Any]:
@@ -35,7 +39,11 @@ def error_body(code: str, message: str, details: list[dict[str, str]] | None = N
 
 
 def error_response(
-    status: int, code: str, message: str, details: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     return Response(
         status_code=status,
@@ -59,7 +67,9 @@ def _validation_details(errors: list[dict[str, Any]]) -> tuple[int, str, str, li
             message = f"Invalid {where} parameter '{path}'."
             if error.get("type") == "uuid_parsing" or "uuid" in str(error.get("msg", "")).lower():
                 message = f"'{path}' must be a UUID, e.g. 3f2b6c1e-8a4d-4e8f-9a51-2d7c0b9e1f00."
-        details.append({"path": path, "code": str(error.get("type", "invalid")), "message": str(error.get("msg", ""))})
+        details.append(
+            {"path": path, "code": str(error.get("type", "invalid")), "message": str(error.get("msg", ""))}
+        )
     return status, code, message, details
 
 
@@ -73,7 +83,9 @@ def create_app() -> APIGatewayHttpResolver:
             return error_response(
                 error.status, error.code, error.message, headers={"Retry-After": str(error.retry_after_s)}
             )
-        logger.info("request refused", extra={"status": error.status, "code": error.code, "reason": error.message})
+        logger.info(
+            "request refused", extra={"status": error.status, "code": error.code, "reason": error.message}
+        )
         return error_response(error.status, error.code, error.message, error.details)
 
     @app.exception_handler(RequestValidationError)
@@ -97,7 +109,9 @@ def create_app() -> APIGatewayHttpResolver:
                 headers={"Retry-After": str(ServiceUnavailable.retry_after_s)},
             )
         logger.exception("unhandled error")
-        return error_response(500, "internal_error", "Something went wrong on our side; quote the correlation id.")
+        return error_response(
+            500, "internal_error", "Something went wrong on our side; quote the correlation id."
+        )
 
     return app
 
@@ -115,9 +129,13 @@ def caller_id(app: APIGatewayHttpResolver) -> UUID:
         raise Unauthorized("The access token's subject is not a known user id.") from error
 
 
-def json_response(model: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    model: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     body = model.model_dump_json() if isinstance(model, BaseModel) else json.dumps(model, default=str)
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers or {})
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers or {}
+    )
 
 
 def etag_for(body: str) -> str:

@@ -196,7 +196,9 @@ def retry_parked(db: Database, org_id: UUID | None = None) -> int:
     )
 
 
-def enqueue(db: Database | Transaction, org_id: UUID, mentor_ids: list[UUID] | None, reason: str, backfill: bool) -> int:
+def enqueue(
+    db: Database | Transaction, org_id: UUID, mentor_ids: list[UUID] | None, reason: str, backfill: bool
+) -> int:
     """Queue mentors (or every peer mentor of the org) for evaluation, set-based."""
     rows = db.query(
         """INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, backfill)

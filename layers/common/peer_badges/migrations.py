@@ -63,7 +63,10 @@ def apply(conn: pg8000.native.Connection, migrations: list[Migration], dry_run: 
     conn.run("SELECT pg_advisory_lock(:key)", key=_LOCK_KEY)
     try:
         conn.run(_BOOKKEEPING)
-        applied = {version: checksum for version, checksum in conn.run("SELECT version, checksum FROM schema_migrations")}
+        applied = {
+            version: checksum
+            for version, checksum in conn.run("SELECT version, checksum FROM schema_migrations")
+        }
         pending = []
         for migration in migrations:
             recorded = applied.get(migration.version)
@@ -99,12 +102,16 @@ def default_directory() -> Path:
     return Path(__file__).resolve().parents[3] / "sql"
 
 
-def migrate(database_url: str | None = None, directory: Path | None = None, dry_run: bool = False) -> list[str]:
+def migrate(
+    database_url: str | None = None, directory: Path | None = None, dry_run: bool = False
+) -> list[str]:
     from peer_badges.db import connect, params_from_settings
     from peer_badges.settings import Settings, get_settings
 
     settings = Settings(database_url=database_url) if database_url else get_settings()
-    conn = connect(params_from_settings(settings), settings.model_copy(update={"db_statement_timeout_ms": 300_000}))
+    conn = connect(
+        params_from_settings(settings), settings.model_copy(update={"db_statement_timeout_ms": 300_000})
+    )
     try:
         return apply(conn, discover(directory or default_directory()), dry_run=dry_run)
     finally:
@@ -113,7 +120,9 @@ def migrate(database_url: str | None = None, directory: Path | None = None, dry_
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--dir", type=Path, default=None, help="folder of NNN_name.sql files (default: ./sql)")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="folder of NNN_name.sql files (default: ./sql)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="list pending migrations, apply nothing")
     args = parser.parse_args(argv)
     try:
