@@ -6,6 +6,7 @@ explicit and short: `with db.transaction() as tx: ...` commits on success and ro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -177,10 +178,9 @@ class Database:
     def _discard(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            # The socket is already broken; closing is best effort.
+            with contextlib.suppress(Exception):
                 conn.close()
-            except Exception:  # noqa: S110 - the socket is already broken; closing is best effort
-                pass
 
     def _first_round_trip(self, sql: str, params: dict[str, Any]) -> list[Row]:
         """Run the first statement of a unit of work; a dead idle socket gets one fresh connection."""
