@@ -1,0 +1,616 @@
+"""The demo data set `make run` loads: three organisations that look like the real users.
+
+NHF, Blindeforbundet (honorarium at the 3rd and 15th assignment) and HLF, each with its own badge
+configuration, an admin, coordinators with assigned mentors, a few hundred mentors and about two
+years of activity and training history. Ids are uuid5 of stable names and the history comes from a
+seeded generator, so the data set is the same on every machine; nothing in it is personal data.
+
+Loading is idempotent per organisation: the organisation row is inserted with ON CONFLICT DO NOTHING
+in the same transaction as everything else of that organisation, so a re-run (or a second `make run`
+racing the first) finds it and skips, and an interrupted load leaves nothing half-done.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from peer_badges.criteria import validate_criteria
+from peer_badges.db import Database, Json, Transaction
+
+NAMESPACE = uuid.UUID("6f1c2d3e-4b5a-5c6d-8e7f-90a1b2c3d4e5")
+HISTORY_DAYS = 730
+_BATCH = 5000
+
+
+def demo_id(*parts: str) -> uuid.UUID:
+    """A stable id for a named demo object, e.g. demo_id("nhf", "mentor", "7")."""
+    return uuid.uuid5(NAMESPACE, "/".join(parts))
+
+
+@dataclass(frozen=True)
+class Training:
+    code: str
+    share: float  # of mentors who completed it
+    valid_days: int | None  # None: never expires
+
+
+@dataclass(frozen=True)
+class Badge:
+    key: str
+    name: str
+    description: str
+    criteria: dict[str, Any]
+    icon: str | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class OrgSpec:
+    slug: str
+    name: str
+    coordinators: int
+    mentors: int
+    # Relative weights of activity types: each organisation works differently.
+    activity_mix: dict[str, int]
+    trainings: tuple[Training, ...]
+    badges: tuple[Badge, ...]
+    timezone: str = "Europe/Oslo"
+
+
+def _tiers(types: list[str] | None, bronze: int, silver: int, gold: int) -> dict[str, Any]:
+    return {
+        "type": "tier",
+        "schema_version": 1,
+        "activity_types": types,
+        "tiers": [
+            {"name": "Bronse", "threshold": bronze},
+            {"name": "Sølv", "threshold": silver},
+            {"name": "Gull", "threshold": gold},
+        ],
+    }
+
+
+ORGS: tuple[OrgSpec, ...] = (
+    OrgSpec(
+        slug="nhf",
+        name="Norges Handikapforbund",
+        coordinators=4,
+        mentors=120,
+        activity_mix={"visit": 40, "phone_call": 30, "assignment": 20, "group_session": 10},
+        trainings=(
+            Training("nhf-grunnkurs", share=0.85, valid_days=None),
+            Training("nhf-likepersonkurs", share=0.6, valid_days=730),
+        ),
+        badges=(
+            Badge(
+                "forste-oppdrag",
+                "Første oppdrag",
+                "Ditt første godkjente oppdrag som likeperson.",
+                {"type": "threshold", "schema_version": 1, "threshold": 1, "activity_types": ["assignment"]},
+                icon="star",
+            ),
+            Badge(
+                "aktiv-i-ar",
+                "Aktiv i år",
+                "Ti besøk eller samtaler i løpet av kalenderåret.",
+                {
+                    "type": "threshold",
+                    "schema_version": 1,
+                    "threshold": 10,
+                    "activity_types": ["visit", "phone_call"],
+                    "window": {"kind": "calendar_year"},
+                },
+                icon="calendar",
+            ),
+            Badge(
+                "fire-uker-pa-rad",
+                "Fire uker på rad",
+                "Minst én aktivitet hver uke i fire uker på rad.",
+                {
+                    "type": "streak",
+                    "schema_version": 1,
+                    "weeks": 4,
+                    "min_per_week": 1,
+                    "activity_types": None,
+                },
+                icon="flame",
+            ),
+            Badge(
+                "kurset",
+                "Kurset likeperson",
+                "Grunnkurs og likepersonkurs fullført, og likepersonkurset er fortsatt gyldig.",
+                {
+                    "type": "training_completion",
+                    "schema_version": 1,
+                    "training_codes": ["nhf-grunnkurs", "nhf-likepersonkurs"],
+                    "require": "all",
+                    "only_valid": True,
+                },
+                icon="graduation-cap",
+            ),
+            Badge(
+                "innsats",
+                "Innsats",
+                "Bronse, sølv og gull for godkjente aktiviteter av alle slag.",
+                _tiers(None, 5, 25, 100),
+                icon="medal",
+            ),
+            Badge(
+                "ildsjel",
+                "Ildsjel",
+                "Tildeles av koordinator for en ekstra innsats.",
+                {"type": "manual", "schema_version": 1},
+                icon="heart",
+            ),
+        ),
+    ),
+    OrgSpec(
+        slug="blindeforbundet",
+        name="Norges Blindeforbund",
+        coordinators=3,
+        mentors=100,
+        activity_mix={"assignment": 45, "visit": 25, "phone_call": 25, "group_session": 5},
+        trainings=(
+            Training("ledsagerkurs", share=0.8, valid_days=None),
+            Training("forstehjelp", share=0.7, valid_days=365),
+        ),
+        badges=(
+            Badge(
+                "honorar",
+                "Honorar",
+                "Honorar utbetales ved 3. og 15. godkjente oppdrag.",
+                {
+                    "type": "milestone",
+                    "schema_version": 1,
+                    "activity_types": ["assignment"],
+                    "thresholds": [3, 15],
+                    "payable": True,
+                },
+                icon="coins",
+            ),
+            Badge(
+                "ledsager",
+                "Godkjent ledsager",
+                "Ledsagerkurs fullført og gyldig førstehjelpskurs.",
+                {
+                    "type": "training_completion",
+                    "schema_version": 1,
+                    "training_codes": ["ledsagerkurs", "forstehjelp"],
+                    "require": "all",
+                    "only_valid": True,
+                },
+                icon="hands-helping",
+            ),
+            Badge(
+                "telefonvenn",
+                "Telefonvenn",
+                "Tolv telefonsamtaler de siste 90 dagene.",
+                {
+                    "type": "threshold",
+                    "schema_version": 1,
+                    "threshold": 12,
+                    "activity_types": ["phone_call"],
+                    "window": {"kind": "rolling_days", "days": 90},
+                },
+                icon="phone",
+            ),
+            Badge(
+                "atte-uker",
+                "Åtte uker på rad",
+                "Minst én aktivitet hver uke i åtte uker på rad.",
+                {"type": "streak", "schema_version": 1, "weeks": 8, "min_per_week": 1},
+                icon="flame",
+            ),
+            Badge(
+                "oppdrag",
+                "Oppdragsmerket",
+                "Bronse, sølv og gull for godkjente oppdrag.",
+                _tiers(["assignment"], 10, 40, 120),
+                icon="medal",
+            ),
+            Badge(
+                "arets-likeperson",
+                "Årets likeperson",
+                "Kåres av forbundet.",
+                {"type": "manual", "schema_version": 1},
+                icon="trophy",
+            ),
+        ),
+    ),
+    OrgSpec(
+        slug="hlf",
+        name="Hørselshemmedes Landsforbund",
+        coordinators=3,
+        mentors=80,
+        activity_mix={"group_session": 30, "visit": 30, "assignment": 25, "phone_call": 15},
+        trainings=(
+            Training("hlf-likepersonkurs", share=0.75, valid_days=None),
+            Training("hlf-horselsteknikk", share=0.5, valid_days=730),
+        ),
+        badges=(
+            Badge(
+                "likeperson",
+                "Likeperson i HLF",
+                "Likepersonkurs eller kurs i hørselsteknikk fullført.",
+                {
+                    "type": "training_completion",
+                    "schema_version": 1,
+                    "training_codes": ["hlf-likepersonkurs", "hlf-horselsteknikk"],
+                    "require": "any",
+                    "only_valid": False,
+                },
+                icon="ear",
+            ),
+            Badge(
+                "gruppeleder",
+                "Gruppeleder",
+                "Ti gruppesamlinger ledet.",
+                {
+                    "type": "threshold",
+                    "schema_version": 1,
+                    "threshold": 10,
+                    "activity_types": ["group_session"],
+                },
+                icon="users",
+            ),
+            Badge(
+                "stodig",
+                "Stødig",
+                "To aktiviteter i uka, seks uker på rad.",
+                {"type": "streak", "schema_version": 1, "weeks": 6, "min_per_week": 2},
+                icon="flame",
+            ),
+            Badge(
+                "aktivitet",
+                "Aktivitet",
+                "Bronse, sølv og gull for godkjente aktiviteter av alle slag.",
+                _tiers(None, 10, 50, 150),
+                icon="medal",
+            ),
+            Badge(
+                "hederstegn",
+                "Hederstegn",
+                "Tildeles av koordinator.",
+                {"type": "manual", "schema_version": 1},
+                icon="ribbon",
+            ),
+            Badge(
+                "vinteraktiv",
+                "Vinteraktiv (utkast)",
+                "Utkast: femten aktiviteter de siste 120 dagene. Ikke aktivert ennå.",
+                {
+                    "type": "threshold",
+                    "schema_version": 1,
+                    "threshold": 15,
+                    "window": {"kind": "rolling_days", "days": 120},
+                },
+                icon="snowflake",
+                active=False,
+            ),
+        ),
+    ),
+)
+
+_MINUTES = {"assignment": (60, 180), "visit": (45, 120), "phone_call": (10, 45), "group_session": (90, 150)}
+# Activities per week: most mentors are occasional, a few carry much of the load.
+_RATES = ((0.2, 20), (0.5, 25), (1.0, 25), (1.5, 15), (2.5, 10), (4.0, 5))
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    role: str  # org_admin | coordinator | peer_mentor
+    org_id: uuid.UUID
+    org_slug: str
+    org_name: str
+    user_id: uuid.UUID
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DemoOrg:
+    spec: OrgSpec
+    id: uuid.UUID
+    admin: uuid.UUID
+    coordinators: tuple[uuid.UUID, ...]
+    mentors: tuple[uuid.UUID, ...]
+    assignments: tuple[tuple[uuid.UUID, uuid.UUID], ...]  # (coordinator, mentor)
+
+    @property
+    def featured_mentor(self) -> uuid.UUID:
+        """A long-standing, busy mentor assigned to the first coordinator."""
+        return self.mentors[0]
+
+    @property
+    def almost_milestone_mentor(self) -> uuid.UUID:
+        """A new mentor with exactly two approved assignments: the next one crosses a milestone."""
+        return self.mentors[1]
+
+    def badge_id(self, key: str) -> uuid.UUID:
+        return demo_id(self.spec.slug, "badge", key)
+
+
+def build_org(spec: OrgSpec) -> DemoOrg:
+    slug = spec.slug
+    coordinators = tuple(demo_id(slug, "coordinator", str(i)) for i in range(spec.coordinators))
+    mentors = tuple(demo_id(slug, "mentor", str(i)) for i in range(spec.mentors))
+    assignments: list[tuple[uuid.UUID, uuid.UUID]] = []
+    # The last three mentors are unassigned (only admins see them); every 9th also has a second coordinator.
+    for index, mentor in enumerate(mentors[:-3]):
+        assignments.append((coordinators[index % len(coordinators)], mentor))
+        if index % 9 == 4:
+            assignments.append((coordinators[(index + 1) % len(coordinators)], mentor))
+    return DemoOrg(
+        spec=spec,
+        id=demo_id(slug),
+        admin=demo_id(slug, "admin"),
+        coordinators=coordinators,
+        mentors=mentors,
+        assignments=tuple(assignments),
+    )
+
+
+def demo_orgs() -> list[DemoOrg]:
+    return [build_org(spec) for spec in ORGS]
+
+
+def showcase_users(orgs: Sequence[DemoOrg] | None = None) -> list[DemoUser]:
+    """Per organisation: its admin, a coordinator and mentors worth looking at (start-up screen, e2e tests)."""
+    users = []
+    for org in orgs or demo_orgs():
+        spec = org.spec
+        assigned = sum(1 for coordinator, _ in org.assignments if coordinator == org.coordinators[0])
+        users += [
+            DemoUser("org_admin", org.id, spec.slug, spec.name, org.admin, "sees every mentor"),
+            DemoUser(
+                "coordinator",
+                org.id,
+                spec.slug,
+                spec.name,
+                org.coordinators[0],
+                f"{assigned} assigned mentors",
+            ),
+            DemoUser(
+                "peer_mentor", org.id, spec.slug, spec.name, org.featured_mentor, "two years of history"
+            ),
+        ]
+        if spec.slug == "blindeforbundet":
+            users.append(
+                DemoUser(
+                    "peer_mentor",
+                    org.id,
+                    spec.slug,
+                    spec.name,
+                    org.almost_milestone_mentor,
+                    "2 assignments: the 3rd crosses the honorarium milestone",
+                )
+            )
+    return users
+
+
+# --- generated history ---------------------------------------------------------------------
+
+
+@dataclass
+class _Rows:
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+
+    def add(self, **values: Any) -> None:
+        for name, value in values.items():
+            self.columns.setdefault(name, []).append(value)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()), []))
+
+    def batches(self, size: int = _BATCH) -> Iterator[dict[str, list[Any]]]:
+        for start in range(0, len(self), size):
+            yield {name: values[start : start + size] for name, values in self.columns.items()}
+
+
+def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _activities(org: DemoOrg, today: date, rng: random.Random) -> _Rows:
+    rows = _Rows()
+    rates, rate_weights = zip(*_RATES, strict=True)
+    for index, mentor in enumerate(org.mentors):
+        if mentor == org.almost_milestone_mentor:
+            for days_ago in (40, 12):
+                _activity(
+                    rows, mentor, today - timedelta(days=days_ago), "assignment", today, rng, "approved"
+                )
+            continue
+        if mentor == org.featured_mentor:
+            first, last, rate = today - timedelta(days=HISTORY_DAYS - 5), today, 2.5
+        else:
+            # A third have been with the organisation for the whole period; the rest joined since.
+            joined = HISTORY_DAYS if index % 3 == 0 else rng.randint(20, HISTORY_DAYS)
+            first = today - timedelta(days=joined)
+            # One in four has paused: no activity in the last one to ten months.
+            last = today - timedelta(days=rng.randint(30, 300)) if rng.random() < 0.25 else today
+            rate = rng.choices(rates, weights=rate_weights)[0]
+        day = first
+        while day <= last:
+            if rng.random() < rate / 7:
+                _activity(rows, mentor, day, _weighted(rng, org.spec.activity_mix), today, rng, None)
+            day += timedelta(days=1)
+    return rows
+
+
+def _activity(
+    rows: _Rows, mentor: uuid.UUID, day: date, kind: str, today: date, rng: random.Random, status: str | None
+) -> None:
+    if status is None:
+        outcome = rng.random()
+        # Recent registrations wait for approval; older ones were decided long ago.
+        if outcome > 0.95:
+            status = "rejected"
+        elif outcome > 0.6 and (today - day).days < 21:
+            status = "pending"
+        else:
+            status = "approved"
+    low, high = _MINUTES.get(kind, (30, 90))
+    # Registered on the day of the activity, never in the future.
+    created = min(datetime.combine(day, time(hour=rng.randint(8, 21)), UTC), datetime.now(UTC))
+    deleted = (
+        created + timedelta(days=rng.randint(1, 5)) if status == "approved" and rng.random() < 0.02 else None
+    )
+    rows.add(
+        mentor=str(mentor),
+        kind=kind,
+        day=day.isoformat(),
+        minutes=rng.randrange(low, high + 1, 5) if rng.random() > 0.05 else None,
+        status=status,
+        created=created.isoformat(),
+        deleted=deleted.isoformat() if deleted else None,
+    )
+
+
+def _trainings(org: DemoOrg, today: date, rng: random.Random) -> _Rows:
+    rows = _Rows()
+    for mentor in org.mentors:
+        if mentor == org.almost_milestone_mentor:
+            continue
+        for training in org.spec.trainings:
+            if mentor != org.featured_mentor and rng.random() >= training.share:
+                continue
+            days_ago = 30 if mentor == org.featured_mentor else rng.randint(1, HISTORY_DAYS + 365)
+            completed = datetime.combine(today - timedelta(days=days_ago), time(hour=rng.randint(9, 16)), UTC)
+            expires = completed + timedelta(days=training.valid_days) if training.valid_days else None
+            rows.add(
+                mentor=str(mentor),
+                code=training.code,
+                completed=completed.isoformat(),
+                expires=expires.isoformat() if expires else None,
+            )
+    return rows
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    loaded: tuple[str, ...]  # slugs of organisations inserted by this call
+    skipped: tuple[str, ...]  # already present
+    activities: int
+    trainings: int
+
+
+def check_badges() -> None:
+    """Every demo badge's criteria must pass the layer's validator, or the demo would teach bad data."""
+    for spec in ORGS:
+        for badge in spec.badges:
+            problems = validate_criteria(badge.criteria)
+            if problems:
+                raise ValueError(f"demo badge {spec.slug}/{badge.key} is invalid: {problems}")
+
+
+def load(db: Database, today: date | None = None) -> LoadReport:
+    """Insert every demo organisation that is not there yet (one transaction per organisation)."""
+    check_badges()
+    today = today or datetime.now(UTC).date()
+    loaded, skipped, activities, trainings = [], [], 0, 0
+    for org in demo_orgs():
+        with db.transaction() as tx:
+            created = tx.query(
+                """INSERT INTO organizations (id, slug, name, timezone) VALUES (:id, :slug, :name, :tz)
+                   ON CONFLICT DO NOTHING RETURNING id""",
+                id=org.id,
+                slug=org.spec.slug,
+                name=org.spec.name,
+                tz=org.spec.timezone,
+            )
+            if not created:
+                skipped.append(org.spec.slug)
+                continue
+            # Seeded, not secret: the same data set on every machine.
+            rng = random.Random(f"peer-badges-demo/{org.spec.slug}")  # noqa: S311
+            _insert_people(tx, org)
+            _insert_badges(tx, org)
+            activity_rows = _activities(org, today, rng)
+            training_rows = _trainings(org, today, rng)
+            _insert_activities(tx, org, activity_rows)
+            _insert_trainings(tx, org, training_rows)
+        loaded.append(org.spec.slug)
+        activities += len(activity_rows)
+        trainings += len(training_rows)
+    return LoadReport(tuple(loaded), tuple(skipped), activities, trainings)
+
+
+def _insert_people(tx: Transaction, org: DemoOrg) -> None:
+    people = [(org.admin, "org_admin")]
+    people += [(coordinator, "coordinator") for coordinator in org.coordinators]
+    people += [(mentor, "peer_mentor") for mentor in org.mentors]
+    tx.execute(
+        """INSERT INTO org_members (org_id, user_id, role)
+           SELECT :org, u.user_id, u.role
+             FROM unnest(CAST(:users AS uuid[]), CAST(:roles AS text[])) AS u(user_id, role)
+           ON CONFLICT DO NOTHING""",
+        org=org.id,
+        users=[str(user) for user, _ in people],
+        roles=[role for _, role in people],
+    )
+    tx.execute(
+        """INSERT INTO coordinator_assignments (org_id, coordinator_id, peer_mentor_id)
+           SELECT :org, a.coordinator_id, a.peer_mentor_id
+             FROM unnest(CAST(:coordinators AS uuid[]), CAST(:mentors AS uuid[])) AS a(coordinator_id, peer_mentor_id)
+           ON CONFLICT DO NOTHING""",
+        org=org.id,
+        coordinators=[str(coordinator) for coordinator, _ in org.assignments],
+        mentors=[str(mentor) for _, mentor in org.assignments],
+    )
+
+
+def _insert_badges(tx: Transaction, org: DemoOrg) -> None:
+    for badge in org.spec.badges:
+        tx.execute(
+            """INSERT INTO badge_definitions
+                   (id, org_id, key, name, description, icon, criteria, active, created_by, updated_by)
+               VALUES (:id, :org, :key, :name, :description, :icon, CAST(:criteria AS jsonb), :active, :admin, :admin)
+               ON CONFLICT DO NOTHING""",
+            id=org.badge_id(badge.key),
+            org=org.id,
+            key=badge.key,
+            name=badge.name,
+            description=badge.description,
+            icon=badge.icon,
+            criteria=Json(badge.criteria),
+            active=badge.active,
+            admin=org.admin,
+        )
+
+
+def _insert_activities(tx: Transaction, org: DemoOrg, rows: _Rows) -> None:
+    for batch in rows.batches():
+        tx.execute(
+            """INSERT INTO activities
+                   (org_id, peer_mentor_id, activity_type, activity_date, duration_minutes, status,
+                    created_at, deleted_at)
+               SELECT :org, a.mentor, a.kind, a.day, a.minutes, a.status, a.created, a.deleted
+                 FROM unnest(CAST(:mentor AS uuid[]), CAST(:kind AS text[]), CAST(:day AS date[]),
+                             CAST(:minutes AS int[]), CAST(:status AS text[]),
+                             CAST(:created AS timestamptz[]), CAST(:deleted AS timestamptz[]))
+                      AS a(mentor, kind, day, minutes, status, created, deleted)
+                ORDER BY a.mentor, a.day""",
+            org=org.id,
+            **batch,
+        )
+
+
+def _insert_trainings(tx: Transaction, org: DemoOrg, rows: _Rows) -> None:
+    for batch in rows.batches():
+        tx.execute(
+            """INSERT INTO training_completions (org_id, peer_mentor_id, training_code, completed_at, expires_at)
+               SELECT :org, t.mentor, t.code, t.completed, t.expires
+                 FROM unnest(CAST(:mentor AS uuid[]), CAST(:code AS text[]),
+                             CAST(:completed AS timestamptz[]), CAST(:expires AS timestamptz[]))
+                      AS t(mentor, code, completed, expires)""",
+            org=org.id,
+            **batch,
+        )

@@ -1,0 +1,197 @@
+"""One OpenAPI document for the whole HTTP API, generated from the handlers' Powertools resolvers.
+
+Which handlers serve HTTP comes from template.yaml's route table; each handler module's `app`
+describes its own routes, and the per-function documents are merged (a path+method defined twice,
+or two different schemas under one component name, is an error rather than a silent overwrite).
+The committed copy is `docs/openapi.json`:
+
+    python -m localdev.openapi --write     regenerate docs/openapi.json
+    python -m localdev.openapi --check     exit 1 if the committed copy differs from the code
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from localdev.lambda_runtime import REPO_ROOT, install_lambda_paths
+from localdev.template_routes import Route, routes
+
+DOCUMENT_PATH = REPO_ROOT / "docs" / "openapi.json"
+TITLE = "Peer-mentor badges API"
+API_VERSION = "1.0.0"
+DESCRIPTION = (
+    "Statistics, organisation-configured badges and awards for volunteer peer mentors. "
+    "Every route needs `Authorization: Bearer <JWT>` (the HTTP API's JWT authorizer checks issuer, "
+    "audience, signature and expiry; the caller is the token's `sub`). Errors have one shape: "
+    '`{"error": {"code", "message", "details": [{"path", "code", "message"}]}}`.'
+)
+SECURITY_SCHEME = "jwt"
+
+
+class DocumentError(Exception):
+    pass
+
+
+def handler_modules(table: list[Route] | None = None) -> list[str]:
+    """The handler modules that serve HTTP routes, in template order."""
+    modules: list[str] = []
+    for route in routes() if table is None else table:
+        module = route.handler.rpartition(".")[0]
+        if module not in modules:
+            modules.append(module)
+    return modules
+
+
+def _merge_components(target: dict[str, dict[str, Any]], source: dict[str, Any], origin: str) -> None:
+    for kind, entries in source.items():
+        merged = target.setdefault(kind, {})
+        for name, value in entries.items():
+            if name in merged and merged[name] != value:
+                raise DocumentError(
+                    f"components.{kind}.{name} differs between handlers ({origin} and an earlier one)"
+                )
+            merged[name] = value
+
+
+def build_document(table: list[Route] | None = None) -> dict[str, Any]:
+    """The merged document; handler modules must be importable (see install_lambda_paths)."""
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    paths: dict[str, dict[str, Any]] = {}
+    components: dict[str, dict[str, Any]] = {}
+    tags: dict[str, Any] = {}
+    for module_name in handler_modules(table):
+        app = importlib.import_module(module_name).app
+        schema = json.loads(app.get_openapi_json_schema(title=TITLE, version=API_VERSION))
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                if method in paths.get(path, {}):
+                    raise DocumentError(f"{method.upper()} {path} is described by two handlers")
+                paths.setdefault(path, {})[method] = operation
+        _merge_components(components, schema.get("components", {}), module_name)
+        for tag in schema.get("tags", []):
+            tags.setdefault(tag["name"], tag)
+    bearer = HTTPBearer(
+        bearerFormat="JWT", description="An access token from the organisation's identity provider."
+    )
+    components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = bearer.model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": TITLE, "version": API_VERSION, "description": DESCRIPTION},
+        "servers": [{"url": "/"}],
+        "security": [{SECURITY_SCHEME: []}],
+        "paths": dict(sorted(paths.items())),
+        "components": {kind: dict(sorted(entries.items())) for kind, entries in sorted(components.items())},
+    }
+    if tags:
+        document["tags"] = sorted(tags.values(), key=lambda tag: tag["name"])
+    return document
+
+
+def missing_routes(document: dict[str, Any], table: list[Route] | None = None) -> list[str]:
+    """Template routes the document does not describe."""
+    described = document.get("paths", {})
+    return [
+        f"{route.method} {route.path}"
+        for route in (routes() if table is None else table)
+        if route.method.lower() not in described.get(route.path, {})
+    ]
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def with_local_routes(document: dict[str, Any]) -> dict[str, Any]:
+    """The document the local server serves: the API plus its local-only token route."""
+    local = json.loads(json.dumps(document))
+    local["info"]["description"] += (
+        "\n\nLocal mode: mint a token with `POST /_local/token`, then paste it under *Authorize*."
+    )
+    local["paths"]["/_local/token"] = {
+        "post": {
+            "tags": ["local only"],
+            "summary": "Mint a local access token (local server only; not deployed)",
+            "security": [],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["sub"],
+                            "properties": {
+                                "sub": {"type": "string", "format": "uuid"},
+                                "expires_in": {"type": "integer", "minimum": 1, "maximum": 86400},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "A bearer token signed with the local key",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "access_token": {"type": "string"},
+                                    "token_type": {"type": "string"},
+                                    "expires_in": {"type": "integer"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": {"description": "sub is not a UUID"},
+            },
+        }
+    }
+    return local
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--write", action="store_true", help=f"write {DOCUMENT_PATH.relative_to(REPO_ROOT)}")
+    action.add_argument("--check", action="store_true", help="fail if the committed document is out of date")
+    parser.add_argument("--path", type=Path, default=DOCUMENT_PATH)
+    args = parser.parse_args(argv)
+
+    install_lambda_paths()
+    document = build_document()
+    missing = missing_routes(document)
+    if missing:
+        print(
+            "routes in template.yaml that no handler describes:\n  " + "\n  ".join(missing), file=sys.stderr
+        )
+        return 1
+    text = render(document)
+    if args.write:
+        args.path.parent.mkdir(parents=True, exist_ok=True)
+        args.path.write_text(text, encoding="utf-8")
+        print(f"wrote {args.path} ({len(document['paths'])} paths)")
+        return 0
+    committed = args.path.read_text(encoding="utf-8") if args.path.exists() else ""
+    if committed != text:
+        print(
+            f"{args.path} is out of date: run `python -m localdev.openapi --write` and commit it",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{args.path} matches the handlers")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""The local stand-in for evaluate_badges' drain schedule: the same event, every half second.
+
+In AWS an EventBridge schedule (and, opt-in, the database nudge) invokes the function with the
+template's `{"action": "drain"}` input about once a minute. Locally the loop invokes the same handler
+with the same input continuously, so an award shows up within about a second of the activity commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from localdev.lambda_runtime import Invoker
+from localdev.template_routes import Schedule, schedules
+
+logger = logging.getLogger("localdev.scheduler")
+
+DRAIN_INTERVAL_S = 0.5
+_REPEAT_LOG_S = 30.0
+
+
+def drain_schedule(table: list[Schedule] | None = None) -> Schedule:
+    """The template's schedule whose input asks for a drain."""
+    for schedule in schedules() if table is None else table:
+        if schedule.input.get("action") == "drain":
+            return schedule
+    raise LookupError('template.yaml has no schedule with Input {"action": "drain"}')
+
+
+class DrainLoop:
+    def __init__(self, invoker: Invoker, schedule: Schedule, interval_s: float = DRAIN_INTERVAL_S) -> None:
+        self.invoker = invoker
+        self.schedule = schedule
+        self.interval_s = interval_s
+        self.invocations = 0
+        self.failures = 0
+        self._last_logged = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-drain", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Ask the loop to stop and wait for the invocation in flight to finish."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def run_once(self) -> Any:
+        self.invocations += 1
+        return self.invoker.invoke(self.schedule.function_logical_id, dict(self.schedule.input))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                # The function failed as a whole (a row-level failure is handled inside it); the
+                # schedule just fires again, as EventBridge would. A persistent failure (say, the
+                # database is down) is logged every 30 s rather than twice a second.
+                self.failures += 1
+                if time.monotonic() - self._last_logged >= _REPEAT_LOG_S:
+                    self._last_logged = time.monotonic()
+                    logger.exception("%s drain invocation failed", self.schedule.function_logical_id)
+            self._stop.wait(self.interval_s)
