@@ -1,0 +1,318 @@
+"""The layer's contract: stats, badges, requests, responses and events (SPEC section 7).
+
+Every model is frozen, keys are snake_case, datetimes must carry a timezone and serialise as
+ISO 8601 (``model_dump(mode="json")`` / ``model_dump_json()``). Requests reject unknown fields;
+records built from database rows ignore extra columns. Lists are tuples so that a frozen
+model is immutable all the way down; in JSON they are arrays.
+"""
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Annotated, Any, Generic, Literal, TypeVar
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from peer_badges.criteria import MAX_LEVELS, CriteriaField, ErrorDetail, MilestoneCriteria
+
+MAX_KEY_LENGTH = 64
+MAX_BADGE_NAME_LENGTH = 120
+MAX_DESCRIPTION_LENGTH = 2000
+MAX_ICON_LENGTH = 512
+MAX_NOTE_LENGTH = 1000
+MAX_REASON_LENGTH = 1000
+MAX_EVALUATION_MENTORS = 1000
+
+EVENT_SOURCE = "peer-badges"
+BADGE_AWARDED = "BadgeAwarded"
+HONORAR_MILESTONE_REACHED = "HonorarMilestoneReached"
+
+AwardSource = Literal["evaluation", "manual", "backfill"]
+NonNegative = Annotated[int, Field(ge=0)]
+Level = Annotated[int, Field(ge=1)]
+
+
+class Record(BaseModel):
+    """Rows and responses this bundle builds itself."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class RequestBody(BaseModel):
+    """What a client sends: unknown fields are a mistake worth reporting."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- stats -------------------------------------------------------------------------------
+
+
+class AssignmentCount(Record):
+    total: NonNegative = 0
+    by_type: dict[str, NonNegative] = Field(default_factory=dict)
+
+
+class StreakData(Record):
+    current_streak_weeks: NonNegative = 0
+    longest_streak_weeks: NonNegative = 0
+    last_active_week: date | None = None  # the Monday of the last ISO week with activity
+
+    @field_validator("last_active_week")
+    @classmethod
+    def _a_monday(cls, value: date | None) -> date | None:
+        if value is not None and value.isoweekday() != 1:
+            raise ValueError(f"last_active_week must be a Monday (the start of an ISO week); got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _current_within_longest(self) -> "StreakData":
+        if self.current_streak_weeks > self.longest_streak_weeks:
+            raise ValueError("current_streak_weeks cannot exceed longest_streak_weeks")
+        return self
+
+
+class TrainingCompletion(Record):
+    training_code: str
+    completed_at: AwareDatetime
+    expires_at: AwareDatetime | None = None
+
+
+class TrainingStatus(Record):
+    completed: tuple[TrainingCompletion, ...] = ()
+
+
+class HonorarMilestone(Record):
+    """Honorarium progress from the org's payable milestone definitions: data, not fields."""
+
+    thresholds: tuple[int, ...] = ()
+    thresholds_met: tuple[int, ...] = ()
+    next_threshold: int | None = None
+    remaining_to_next: NonNegative | None = None
+
+
+class PeerMentorStats(Record):
+    peer_mentor_id: UUID
+    org_id: UUID
+    assignment_count: AssignmentCount = AssignmentCount()
+    streak: StreakData = StreakData()
+    training: TrainingStatus = TrainingStatus()
+    honorar: HonorarMilestone = HonorarMilestone()
+    total_minutes: NonNegative = 0
+    first_activity_date: date | None = None
+    last_activity_date: date | None = None
+    updated_at: AwareDatetime
+
+
+# --- badge definitions -------------------------------------------------------------------
+
+
+def _key_rule(value: str) -> str:
+    if not value or not (value[0].isascii() and value[0].isalnum()):
+        raise PydanticCustomError("invalid_value", "A key must start with a lowercase letter or a digit.")
+    if any(not (char.isascii() and (char.isdigit() or char.islower() or char in "-_")) for char in value):
+        raise PydanticCustomError(
+            "invalid_value", "A key may only use lowercase letters a-z, digits, '-' and '_'."
+        )
+    return value
+
+
+BadgeKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH), AfterValidator(_key_rule)
+]
+BadgeName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BADGE_NAME_LENGTH)
+]
+Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH)]
+Icon = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ICON_LENGTH)]
+
+
+class BadgeDefinition(Record):
+    id: UUID
+    org_id: UUID
+    key: str
+    name: str
+    description: str | None = None
+    icon: str | None = None
+    criteria: CriteriaField
+    active: bool = True
+    revision: Level
+    archived_at: AwareDatetime | None = None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+    @property
+    def live(self) -> bool:
+        """Evaluated and shown: active and not archived."""
+        return self.active and self.archived_at is None
+
+    @property
+    def payable(self) -> bool:
+        return isinstance(self.criteria, MilestoneCriteria) and self.criteria.payable
+
+
+class BadgeDefinitionCreate(RequestBody):
+    key: BadgeKey
+    name: BadgeName
+    description: Description | None = None
+    icon: Icon | None = None
+    criteria: CriteriaField
+    active: StrictBool = True
+
+
+class BadgeDefinitionPatch(RequestBody):
+    """Only the fields sent change; ``model_fields_set`` (or ``changes()``) says which."""
+
+    key: BadgeKey | None = None
+    name: BadgeName | None = None
+    description: Description | None = None
+    icon: Icon | None = None
+    criteria: CriteriaField | None = None
+    active: StrictBool | None = None
+
+    @field_validator("key", "name", "criteria", "active")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Runs only for fields actually sent: null would erase a required value.
+        if value is None:
+            raise PydanticCustomError(
+                "required", "This field cannot be null; leave it out to keep its value."
+            )
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent, with their parsed values."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+# --- earned badges, awards, evaluations --------------------------------------------------
+
+
+class EarnedBadge(Record):
+    id: UUID
+    org_id: UUID
+    peer_mentor_id: UUID
+    badge_definition_id: UUID
+    level: Level = 1
+    earned_at: date  # the day the criterion was crossed, not when the job ran
+    awarded_at: AwareDatetime
+    awarded_by: UUID | None = None  # None: the system
+    source: AwardSource
+    definition_revision: Level
+    criteria_snapshot: dict[str, Any]
+    note: str | None = None
+    revoked_at: AwareDatetime | None = None
+    revoked_by: UUID | None = None
+    revoke_reason: str | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class BadgeAwardedEvent(EarnedBadge):
+    """EventBridge detail for ``BadgeAwarded`` and ``HonorarMilestoneReached``."""
+
+    backfill: bool
+    payable: bool
+
+    @classmethod
+    def of(cls, badge: EarnedBadge, *, backfill: bool, payable: bool) -> "BadgeAwardedEvent":
+        return cls.model_validate({**badge.model_dump(), "backfill": backfill, "payable": payable})
+
+
+class AwardRequest(RequestBody):
+    badge_definition_id: UUID
+    level: Annotated[StrictInt, Field(ge=1, le=MAX_LEVELS)] = 1
+    note: Annotated[str, StringConstraints(max_length=MAX_NOTE_LENGTH)] | None = None
+
+
+class RevokeRequest(RequestBody):
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REASON_LENGTH)
+    ]
+
+
+MentorIds = Annotated[tuple[UUID, ...], Field(min_length=1, max_length=MAX_EVALUATION_MENTORS)]
+
+
+class EvaluationRequest(RequestBody):
+    mentor_ids: Annotated[tuple[UUID, ...], Field(min_length=1, max_length=MAX_EVALUATION_MENTORS)] | None = (
+        None
+    )
+    dry_run: StrictBool = False
+
+
+class EvaluationResponse(Record):
+    evaluated: NonNegative
+    awarded: tuple[EarnedBadge, ...] = ()
+
+
+class BadgeProgress(Record):
+    badge_definition_id: UUID
+    key: str
+    name: str
+    type: str  # the criteria type
+    level: Level
+    level_name: str | None = None  # the tier's name for tier badges
+    current: NonNegative
+    target: Level
+    earned: bool
+    earned_at: date | None = None
+
+
+class MilestoneStatus(Record):
+    peer_mentor_id: UUID
+    org_id: UUID
+    crossed_thresholds: tuple[int, ...] = ()
+    next_threshold: int | None = None
+    remaining_to_next: NonNegative | None = None
+    badges: tuple[BadgeProgress, ...] = ()
+
+
+# --- generic responses -------------------------------------------------------------------
+
+ItemT = TypeVar("ItemT")
+
+
+class Page(Record, Generic[ItemT]):
+    """A list response: ``Page[EarnedBadge]``; ``next_cursor`` is None on the last page."""
+
+    items: tuple[ItemT, ...] = ()
+    next_cursor: str | None = None
+
+
+class ErrorBody(Record):
+    code: str
+    message: str
+    details: tuple[ErrorDetail, ...] = ()
+
+
+class ErrorResponse(Record):
+    error: ErrorBody
+
+
+class ValidationResult(Record):
+    valid: bool
+    problems: tuple[ErrorDetail, ...] = ()
+
+    @classmethod
+    def of(cls, problems: Sequence[ErrorDetail]) -> "ValidationResult":
+        return cls(valid=not problems, problems=tuple(problems))
+
+
+class PreviewResponse(Record):
+    qualifying: NonNegative
+    evaluated: NonNegative
+    sample: tuple[UUID, ...] = ()
