@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
+from peer_badges.criteria import format_path
 from peer_badges.db import is_unavailable
 from peer_badges.errors import AppError, ServiceUnavailable, Unauthorized
 
@@ -59,7 +60,7 @@ def _validation_details(errors: list[dict[str, Any]]) -> tuple[int, str, str, li
     for error in errors:
         location = [str(part) for part in error.get("loc", ())]
         where = location[0] if location else "body"
-        path = ".".join(location[1:]) or where
+        path = format_path(error.get("loc", ())[1:]) or where
         if error.get("type") == "json_invalid":
             return 400, "malformed_json", "The request body is not valid JSON.", []
         if where in _LOCATION_CODES:
