@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +22,10 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    server, url = start_embedded(tmp_path_factory.mktemp("pgdata"), cleanup_mode="delete")
+    # Outside pytest's private tmp tree: the server runs as an unprivileged user that must reach it.
+    pgdata = Path(tempfile.mkdtemp(prefix="peer-badges-pg-"))
+    pgdata.chmod(0o755)
+    server, url = start_embedded(pgdata / "data", cleanup_mode="delete")
     yield url
     server.cleanup()  # type: ignore[attr-defined]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ Row = dict[str, Any]
 
 # SQLSTATEs that mean "the server or the connection is gone / too slow", not "your query is wrong".
 _UNAVAILABLE_STATES = {"57014", "57P01", "57P02", "57P03", "08000", "08003", "08006", "53300", "55P03"}
-_CONNECTION_ERRORS = (InterfaceError, OSError, socket.timeout, EOFError)
+_NETWORK_MESSAGES = ("network error", "communication error", "connection is closed", "can't create a connection")
 
 
 def sqlstate(error: BaseException) -> str | None:
@@ -35,8 +34,15 @@ def sqlstate(error: BaseException) -> str | None:
     return None
 
 
+def is_connection_error(error: BaseException) -> bool:
+    """The socket is gone. pg8000 also raises InterfaceError for programming mistakes; those are not."""
+    if isinstance(error, InterfaceError):
+        return any(message in str(error) for message in _NETWORK_MESSAGES)
+    return isinstance(error, OSError | EOFError)
+
+
 def is_unavailable(error: BaseException) -> bool:
-    return isinstance(error, _CONNECTION_ERRORS) or sqlstate(error) in _UNAVAILABLE_STATES
+    return is_connection_error(error) or sqlstate(error) in _UNAVAILABLE_STATES
 
 
 @dataclass(frozen=True)
@@ -186,7 +192,9 @@ class Database:
         """Run the first statement of a unit of work; a dead idle socket gets one fresh connection."""
         try:
             return _rows(self._connection(), sql, params)
-        except _CONNECTION_ERRORS:
+        except Exception as error:
+            if not is_connection_error(error):
+                raise
             self._discard()
         try:
             return _rows(self._connection(), sql, params)

@@ -1,0 +1,91 @@
+"""The scheduled jobs: drain the evaluation outbox and publish events; reconcile organisations."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field
+
+from peer_badges.db import get_database
+from peer_badges.drain import parked_count
+from peer_badges.evaluator import drain_outbox
+from peer_badges.events import events_client, publish_pending
+from peer_badges.reconcile import all_org_ids, reconcile_org
+from peer_badges.settings import get_settings
+
+logger = Logger(service="peer-badges", child=True)
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    action: str = "drain"
+    source: str = "schedule"
+    org_ids: list[str] | None = None
+    batch_size: int = Field(default=200, ge=1, le=1000)
+    max_batches: int = Field(default=50, ge=1, le=1000)
+
+
+def run(event: dict[str, Any], metrics: Metrics) -> dict[str, Any]:
+    job = Job.model_validate(event)
+    if job.action == "drain":
+        return drain(job, metrics)
+    if job.action == "reconcile":
+        return reconcile(job, metrics)
+    raise ValueError(f"unknown action {job.action!r}; expected 'drain' or 'reconcile'")
+
+
+def drain(job: Job, metrics: Metrics) -> dict[str, Any]:
+    db = get_database()
+    report = drain_outbox(
+        db,
+        datetime.now(UTC),
+        logger.get_correlation_id(),
+        batch_size=job.batch_size,
+        max_batches=job.max_batches,
+    )
+    published = publish_pending(db, events_client(), get_settings().event_bus_name)
+    parked = parked_count(db)
+    metrics.add_metric(name="MentorsEvaluated", unit=MetricUnit.Count, value=report.mentors)
+    metrics.add_metric(name="BadgesAwarded", unit=MetricUnit.Count, value=len(report.awarded))
+    metrics.add_metric(name="EvaluationRetries", unit=MetricUnit.Count, value=report.retried)
+    metrics.add_metric(name="OutboxRowsParked", unit=MetricUnit.Count, value=parked)
+    metrics.add_metric(name="OutboxLag", unit=MetricUnit.Seconds, value=report.max_lag_s)
+    metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=published.sent)
+    metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=published.failed)
+    summary = {
+        "action": "drain",
+        "source": job.source,
+        "claimed_rows": report.claimed_rows,
+        "mentors": report.mentors,
+        "succeeded": report.succeeded,
+        "retried": report.retried,
+        "parked_now": report.parked,
+        "parked_total": parked,
+        "awarded": len(report.awarded),
+        "events_sent": published.sent,
+        "events_failed": published.failed,
+        "max_lag_s": round(report.max_lag_s, 3),
+    }
+    logger.info("drain finished", extra=summary)
+    return summary
+
+
+def reconcile(job: Job, metrics: Metrics) -> dict[str, Any]:
+    db = get_database()
+    now = datetime.now(UTC)
+    org_ids = job.org_ids or [str(org_id) for org_id in all_org_ids(db)]
+    totals = {"action": "reconcile", "organisations": 0, "mentors": 0, "awarded": 0, "repaired_snapshots": 0}
+    for org_id in org_ids:
+        report = reconcile_org(db, org_id, now=now, correlation_id=logger.get_correlation_id())  # type: ignore[arg-type]
+        totals["organisations"] += 1
+        totals["mentors"] += report.mentors
+        totals["awarded"] += len(report.awarded)
+        totals["repaired_snapshots"] += report.repaired_snapshots
+        # Publish as we go so a huge backfill does not pile up in the outbox.
+        publish_pending(db, events_client(), get_settings().event_bus_name, limit=1000)
+    metrics.add_metric(name="ReconcileAwarded", unit=MetricUnit.Count, value=totals["awarded"])
+    metrics.add_metric(name="SnapshotsRepaired", unit=MetricUnit.Count, value=totals["repaired_snapshots"])
+    logger.info("reconcile finished", extra=totals)
+    return totals
