@@ -1,0 +1,174 @@
+"""Routes for /orgs/{org_id}/badge-definitions: authorise, call one logic function, reply.
+
+Reads are for members; every mutation, validate and preview are for org admins. GET, POST, PATCH,
+archive and unarchive return the definition's revision as a strong ETag; send it back in
+``If-Match`` to refuse (412) a change to a definition someone else changed meanwhile.
+"""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel
+
+from peer_badges import definitions
+from peer_badges.api import caller_id
+from peer_badges.auth import require_admin, require_member
+from peer_badges.db import get_database
+from peer_badges.errors import BadRequest
+from peer_badges.models import (
+    BadgeDefinition,
+    BadgeDefinitionCreate,
+    BadgeDefinitionPatch,
+    ErrorResponse,
+    Page,
+    ValidationResult,
+)
+
+router = APIGatewayHttpRouter()
+
+BASE = "/orgs/<org_id>/badge-definitions"
+ONE = BASE + "/<definition_id>"
+CHANGE = "change badge definitions"
+
+_MEANING = {
+    400: "Malformed id, query, header or JSON body.",
+    401: "No verified caller identity.",
+    403: "Not an admin (or not a member, for reads) of this organisation.",
+    404: "No such badge definition in this organisation.",
+    409: "The key is taken, the org is at its definition limit, or (DELETE) badges were earned: archive it.",
+    412: "If-Match does not match the definition's current revision.",
+    422: "The body is not valid; every problem is listed in details.",
+}
+
+IfMatch = Annotated[
+    str | None, Header(description='The revision from the ETag, e.g. "3"; a mismatch is refused with 412.')
+]
+DraftBody = Annotated[
+    dict[str, Any], Body(description='A criteria document, or a draft {"criteria": {...}, "name": ...}.')
+]
+
+
+def _errors(*statuses: int) -> dict[int, OpenAPIResponse]:
+    return {
+        status: {"description": _MEANING[status], "content": {"application/json": {"model": ErrorResponse}}}
+        for status in statuses
+    }
+
+
+def _reply(model: BaseModel | None, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    # The body stays a model: Powertools validates it against the route's return annotation.
+    return Response(status, content_types.APPLICATION_JSON, model if model is not None else "", headers or {})
+
+
+def _etag(definition: BadgeDefinition) -> dict[str, str]:
+    return {"ETag": f'"{definition.revision}"'}
+
+
+def _revision(if_match: str | None) -> int | None:
+    """The revision in If-Match ('3', '"3"' or W/"3"); None for absent or '*' (any current one)."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit() or len(tag) > 9:
+        raise BadRequest(
+            f'If-Match must be the definition\'s revision from its ETag, e.g. "3"; got {if_match[:40]!r}.'
+        )
+    return int(tag)
+
+
+def _request_id() -> str:
+    return router.current_event.request_context.request_id
+
+
+@router.get(BASE, responses=_errors(400, 401, 403))
+def list_badge_definitions(
+    org_id: UUID, include_archived: Annotated[bool, Query()] = False
+) -> Response[Page[BadgeDefinition]]:
+    db = get_database()
+    require_member(db, org_id, caller_id(router))
+    items = definitions.list_definitions(db, org_id, include_archived)
+    return _reply(Page[BadgeDefinition](items=tuple(items)))
+
+
+@router.post(BASE, status_code=201, responses=_errors(400, 401, 403, 409, 422))
+def create_badge_definition(org_id: UUID, body: BadgeDefinitionCreate) -> Response[BadgeDefinition]:
+    db = get_database()
+    caller = caller_id(router)
+    require_admin(db, org_id, caller, CHANGE)
+    created = definitions.create_definition(db, org_id, caller, body, _request_id())
+    location = f"/orgs/{org_id}/badge-definitions/{created.id}"
+    return _reply(created, 201, {**_etag(created), "Location": location})
+
+
+@router.post(BASE + "/validate", responses=_errors(400, 401, 403))
+def validate_badge_definition(org_id: UUID, body: DraftBody) -> Response[ValidationResult]:
+    db = get_database()
+    require_admin(db, org_id, caller_id(router), "validate badge definitions")
+    return _reply(definitions.validate_draft(body))
+
+
+@router.post(BASE + "/preview", responses=_errors(400, 401, 403, 422))
+def preview_badge_definition(org_id: UUID, body: DraftBody) -> Response[definitions.DefinitionPreview]:
+    db = get_database()
+    require_admin(db, org_id, caller_id(router), "preview badge definitions")
+    return _reply(definitions.preview_draft(db, org_id, body))
+
+
+@router.get(ONE, responses=_errors(400, 401, 403, 404))
+def get_badge_definition(org_id: UUID, definition_id: UUID) -> Response[BadgeDefinition]:
+    db = get_database()
+    require_member(db, org_id, caller_id(router))
+    definition = definitions.get_definition(db, org_id, definition_id)
+    return _reply(definition, headers=_etag(definition))
+
+
+@router.patch(ONE, responses=_errors(400, 401, 403, 404, 409, 412, 422))
+def update_badge_definition(
+    org_id: UUID, definition_id: UUID, body: BadgeDefinitionPatch, if_match: IfMatch = None
+) -> Response[BadgeDefinition]:
+    db = get_database()
+    caller = caller_id(router)
+    require_admin(db, org_id, caller, CHANGE)
+    updated = definitions.update_definition(
+        db, org_id, definition_id, caller, body, _revision(if_match), _request_id()
+    )
+    return _reply(updated, headers=_etag(updated))
+
+
+@router.delete(ONE, status_code=204, responses=_errors(400, 401, 403, 404, 409, 412))
+def delete_badge_definition(org_id: UUID, definition_id: UUID, if_match: IfMatch = None) -> Response[None]:
+    db = get_database()
+    caller = caller_id(router)
+    require_admin(db, org_id, caller, CHANGE)
+    definitions.delete_definition(db, org_id, definition_id, caller, _revision(if_match), _request_id())
+    return _reply(None, 204)
+
+
+@router.post(ONE + "/archive", responses=_errors(400, 401, 403, 404, 412))
+def archive_badge_definition(
+    org_id: UUID, definition_id: UUID, if_match: IfMatch = None
+) -> Response[BadgeDefinition]:
+    db = get_database()
+    caller = caller_id(router)
+    require_admin(db, org_id, caller, CHANGE)
+    archived = definitions.archive_definition(
+        db, org_id, definition_id, caller, _revision(if_match), _request_id()
+    )
+    return _reply(archived, headers=_etag(archived))
+
+
+@router.post(ONE + "/unarchive", responses=_errors(400, 401, 403, 404, 412))
+def unarchive_badge_definition(
+    org_id: UUID, definition_id: UUID, if_match: IfMatch = None
+) -> Response[BadgeDefinition]:
+    db = get_database()
+    caller = caller_id(router)
+    require_admin(db, org_id, caller, CHANGE)
+    restored = definitions.unarchive_definition(
+        db, org_id, definition_id, caller, _revision(if_match), _request_id()
+    )
+    return _reply(restored, headers=_etag(restored))
