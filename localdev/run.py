@@ -9,8 +9,9 @@
 
 Ctrl-C (or SIGTERM) stops the HTTP server, then the drain loop, then the embedded database.
 
-Environment: API_PORT (3000), DATABASE_URL (unset: embedded), DEMO_DATA=0 (skip the demo set),
-LOCALDEV_DIR (`.localdev/`, the token signing key), LOG_LEVEL (INFO).
+Environment: API_PORT (3000), DATABASE_URL (unset: embedded), LOCAL_PGDATA (the embedded server's
+data directory, `.pgdata/`), DEMO_DATA=0 (skip the demo set), LOCALDEV_DIR (`.localdev/`, the token
+signing key), LOG_LEVEL (INFO).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import shlex
 import signal
 import socket
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
@@ -38,12 +41,14 @@ import uvicorn  # noqa: E402
 
 from localdev import demo  # noqa: E402
 from localdev.lambda_runtime import Invoker  # noqa: E402
+from localdev.local_bus import LocalEventBus  # noqa: E402
 from localdev.openapi import build_document, with_local_routes  # noqa: E402
 from localdev.pg import admin_connection, start_embedded, with_database  # noqa: E402
-from localdev.scheduler import DRAIN_INTERVAL_S, DrainLoop, drain_schedule  # noqa: E402
+from localdev.scheduler import DRAIN_INTERVAL_S, DrainLoop, drain_schedule, quiet_idle_drains  # noqa: E402
 from localdev.server import LocalApi  # noqa: E402
 from localdev.template_routes import routes  # noqa: E402
 from localdev.tokens import TokenAuthority, state_dir  # noqa: E402
+from peer_badges import events  # noqa: E402
 from peer_badges.db import get_database, set_database, sqlstate  # noqa: E402
 from peer_badges.migrations import migrate  # noqa: E402
 from peer_badges.settings import get_settings  # noqa: E402
@@ -51,7 +56,7 @@ from peer_badges.settings import get_settings  # noqa: E402
 logger = logging.getLogger("localdev")
 
 HOST = "127.0.0.1"
-PGDATA = REPO_ROOT / ".pgdata"
+PGDATA = Path(os.environ.get("LOCAL_PGDATA") or REPO_ROOT / ".pgdata")
 LOCAL_DATABASE = "peer_badges"
 
 
@@ -158,6 +163,7 @@ def startup_screen(
     lines += [
         f'  Tokens     POST {base}/_local/token {{"sub": "<user uuid>"}}  (RS256, key in {state_dir()})',
         f"  Outbox     {drain_line}",
+        f"  Events     logged as published, and listed at {base}/_local/events (a local stand-in for EventBridge)",
         f"  Demo data  {demo_line}",
         "  Functions  "
         + ", ".join(
@@ -200,6 +206,9 @@ def serve() -> None:
     logging.basicConfig(
         level=os.environ["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # pgserver narrates every initdb and pg_ctl call at INFO; its warnings and errors still show.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
     port = int(os.environ.get("API_PORT") or 3000)
     sock = _bind(port)
     base = f"http://{HOST}:{port}"
@@ -234,6 +243,7 @@ def serve() -> None:
         )
         handlers = _handler_status(invoker, logical_ids)
         if handlers[schedule.function_logical_id] is None:
+            quiet_idle_drains()
             drain = DrainLoop(invoker, schedule)
             drain_line = (
                 f"{schedule.function_logical_id} invoked with {schedule.input} every {DRAIN_INTERVAL_S} s"
@@ -242,11 +252,15 @@ def serve() -> None:
             drain_line = f"drain DISABLED: {schedule.function_logical_id} is not importable yet"
             logger.warning("outbox drain disabled: %s", handlers[schedule.function_logical_id])
 
+        # Award events go to a local bus that logs them (and lists them at /_local/events).
+        bus = LocalEventBus()
+        events.set_events_client(bus)
         api = LocalApi(
             table,
             TokenAuthority.load_or_create(),
             invoker,
             cache(lambda: with_local_routes(build_document(table))),
+            bus.events,
         )
         server = uvicorn.Server(
             uvicorn.Config(api.app(), log_level=os.environ["LOG_LEVEL"].lower(), access_log=True)

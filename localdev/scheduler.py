@@ -19,6 +19,7 @@ logger = logging.getLogger("localdev.scheduler")
 
 DRAIN_INTERVAL_S = 0.5
 _REPEAT_LOG_S = 30.0
+DRAIN_THREAD = "outbox-drain"
 
 
 def drain_schedule(table: list[Schedule] | None = None) -> Schedule:
@@ -27,6 +28,27 @@ def drain_schedule(table: list[Schedule] | None = None) -> Schedule:
         if schedule.input.get("action") == "drain":
             return schedule
     raise LookupError('template.yaml has no schedule with Input {"action": "drain"}')
+
+
+class IdleDrainFilter(logging.Filter):
+    """Drops the drain loop's info-level records about drains that found nothing to do.
+
+    In AWS the drain runs once a minute and its summary line is useful; locally it runs twice a
+    second, and idle summaries would bury everything else. Warnings and errors always pass.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO or record.threadName != DRAIN_THREAD:
+            return True
+        worked = [getattr(record, name, None) for name in ("claimed_rows", "events_sent", "awarded")]
+        return any(value not in (None, 0) for value in worked) or all(value is None for value in worked)
+
+
+def quiet_idle_drains(logger_name: str = "peer-badges") -> None:
+    """Attach IdleDrainFilter to the handlers of the layer's Powertools logger."""
+    for handler in logging.getLogger(logger_name).handlers:
+        if not any(isinstance(existing, IdleDrainFilter) for existing in handler.filters):
+            handler.addFilter(IdleDrainFilter())
 
 
 class DrainLoop:
@@ -38,7 +60,7 @@ class DrainLoop:
         self.failures = 0
         self._last_logged = 0.0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="outbox-drain", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=DRAIN_THREAD, daemon=True)
 
     def start(self) -> None:
         self._thread.start()

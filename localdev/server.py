@@ -7,7 +7,8 @@ send, and handed to the function's handler as configured in the template. The ha
 mapped back the way API Gateway maps it.
 
 Local-only extras, never in template.yaml: `POST /_local/token` (mint a token), `GET /_local/jwks.json`,
-`GET /_local/health`, `GET /openapi.json` and the Swagger UI at `/docs`.
+`GET /_local/events` (what was published to the local event bus), `GET /_local/health`,
+`GET /openapi.json` and the Swagger UI at `/docs`.
 """
 
 from __future__ import annotations
@@ -181,11 +182,13 @@ class LocalApi:
         authority: TokenAuthority,
         invoker: Functions,
         openapi_document: Callable[[], dict[str, Any]],
+        published_events: Callable[[], list[dict[str, Any]]] = list,
     ) -> None:
         self.routes = routes
         self.authority = authority
         self.invoker = invoker
         self.openapi_document = openapi_document
+        self.published_events = published_events
 
     async def dispatch(self, request: Request) -> Response:
         path = _raw_path(request)
@@ -259,6 +262,9 @@ class LocalApi:
     async def docs(self, _: Request) -> Response:
         return HTMLResponse(_SWAGGER_PAGE)
 
+    async def events(self, _: Request) -> Response:
+        return JSONResponse({"items": self.published_events()})
+
     async def health(self, _: Request) -> Response:
         return JSONResponse({"status": "ok", "routes": len(self.routes)})
 
@@ -268,6 +274,7 @@ class LocalApi:
                 HttpRoute("/_local/token", self.mint_token, methods=["POST"]),
                 HttpRoute("/_local/jwks.json", self.jwks, methods=["GET"]),
                 HttpRoute("/_local/health", self.health, methods=["GET"]),
+                HttpRoute("/_local/events", self.events, methods=["GET"]),
                 HttpRoute("/openapi.json", self.openapi, methods=["GET"]),
                 HttpRoute("/docs", self.docs, methods=["GET"]),
                 HttpRoute(

@@ -1,0 +1,161 @@
+"""The demo data set `make run` loads: realistic, valid, the same everywhere, and never duplicated."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date
+
+import pytest
+
+from localdev import demo
+from peer_badges import db as db_module
+from peer_badges.criteria import validate_criteria
+from peer_badges.migrations import migrate
+from peer_badges.settings import Settings
+
+TODAY = date(2026, 6, 1)
+
+
+def _database(url: str) -> db_module.Database:
+    migrate(database_url=url)
+    settings = Settings(database_url=url)
+    return db_module.Database(lambda: db_module.connect(db_module.params_from_url(url), settings))
+
+
+@pytest.fixture(scope="module")
+def db(database_factory: Callable[[], str]) -> Iterator[db_module.Database]:
+    """A database of its own, loaded once for the whole module (loading takes a couple of seconds)."""
+    database = _database(database_factory())
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="module")
+def loaded(db: db_module.Database) -> demo.LoadReport:
+    return demo.load(db, today=TODAY)
+
+
+def _fingerprint(database: db_module.Database) -> dict:
+    row = database.query_one(
+        """SELECT (SELECT count(*) FROM activities) AS activities,
+                  (SELECT coalesce(sum(duration_minutes), 0) FROM activities) AS minutes,
+                  (SELECT count(*) FROM activities WHERE deleted_at IS NOT NULL) AS deleted,
+                  (SELECT count(*) FROM training_completions) AS trainings,
+                  (SELECT count(*) FROM org_members) AS members,
+                  (SELECT count(*) FROM coordinator_assignments) AS assignments,
+                  (SELECT count(*) FROM badge_definitions) AS definitions"""
+    )
+    assert row is not None
+    return row
+
+
+def test_loading_twice_changes_nothing(db: db_module.Database, loaded: demo.LoadReport) -> None:
+    # Given the demo set was loaded once
+    before = _fingerprint(db)
+    # When it is loaded again (a second `make run`)
+    again = demo.load(db, today=TODAY)
+    # Then every organisation is skipped and nothing is duplicated
+    assert loaded.loaded == ("nhf", "blindeforbundet", "hlf")
+    assert again.loaded == () and again.skipped == loaded.loaded
+    assert _fingerprint(db) == before
+
+
+def test_the_data_set_is_the_same_on_every_machine(
+    db: db_module.Database, loaded: demo.LoadReport, database_factory: Callable[[], str]
+) -> None:
+    # Given a second, independent database
+    other = _database(database_factory())
+    try:
+        # When the demo set is loaded there for the same day
+        demo.load(other, today=TODAY)
+        # Then it holds exactly the same data
+        assert _fingerprint(other) == _fingerprint(db)
+    finally:
+        other.close()
+
+
+def test_three_organisations_with_a_few_hundred_mentors_and_their_staff(
+    db: db_module.Database, loaded: demo.LoadReport
+) -> None:
+    rows = db.query(
+        """SELECT o.slug, m.role, count(*) AS n
+             FROM organizations o JOIN org_members m ON m.org_id = o.id
+            GROUP BY o.slug, m.role"""
+    )
+    counts = {(row["slug"], row["role"]): row["n"] for row in rows}
+    assert {slug for slug, _ in counts} == {"nhf", "blindeforbundet", "hlf"}
+    for slug in ("nhf", "blindeforbundet", "hlf"):
+        assert counts[(slug, "org_admin")] == 1
+        assert counts[(slug, "coordinator")] >= 3
+    assert sum(n for (_, role), n in counts.items() if role == "peer_mentor") >= 250
+    # Every coordinator has mentors; a few mentors have no coordinator (only admins see them).
+    idle = db.query(
+        """SELECT m.user_id FROM org_members m
+            WHERE m.role = 'coordinator'
+              AND NOT EXISTS (SELECT 1 FROM coordinator_assignments a WHERE a.coordinator_id = m.user_id)"""
+    )
+    assert idle == []
+
+
+def test_each_organisation_configures_its_own_valid_badges(
+    db: db_module.Database, loaded: demo.LoadReport
+) -> None:
+    rows = db.query(
+        "SELECT o.slug, d.key, d.criteria FROM badge_definitions d JOIN organizations o ON o.id = d.org_id"
+    )
+    assert all(validate_criteria(row["criteria"]) == [] for row in rows)
+    types = {row["criteria"]["type"] for row in rows}
+    assert types == {"threshold", "streak", "training_completion", "tier", "milestone", "manual"}
+    per_org = {
+        slug: {row["key"] for row in rows if row["slug"] == slug}
+        for slug in ("nhf", "blindeforbundet", "hlf")
+    }
+    assert all(len(keys) >= 5 for keys in per_org.values())
+    honorar = next(
+        row["criteria"] for row in rows if row["slug"] == "blindeforbundet" and row["key"] == "honorar"
+    )
+    assert honorar["thresholds"] == [3, 15] and honorar["payable"] is True
+    assert honorar["activity_types"] == ["assignment"]
+
+
+def test_two_years_of_mixed_activity_and_training_history(
+    db: db_module.Database, loaded: demo.LoadReport
+) -> None:
+    span = db.query_one("SELECT min(activity_date) AS first, max(activity_date) AS last FROM activities")
+    assert span is not None
+    assert (span["last"] - span["first"]).days >= 700 and span["last"] <= TODAY
+    statuses = {row["status"] for row in db.query("SELECT DISTINCT status FROM activities")}
+    assert statuses == {"approved", "pending", "rejected"}
+    kinds = {row["activity_type"] for row in db.query("SELECT DISTINCT activity_type FROM activities")}
+    assert kinds == {"assignment", "visit", "phone_call", "group_session"}
+    assert _fingerprint(db)["deleted"] > 0
+    expired = db.query_one(
+        "SELECT count(*) FILTER (WHERE expires_at < CAST(:today AS timestamptz)) AS expired, count(*) AS total"
+        " FROM training_completions",
+        today=TODAY,
+    )
+    assert expired is not None and 0 < expired["expired"] < expired["total"]
+
+
+def test_the_showcased_users_exist_with_their_roles(db: db_module.Database, loaded: demo.LoadReport) -> None:
+    for user in demo.showcase_users():
+        row = db.query_one(
+            "SELECT 1 AS ok FROM org_members WHERE org_id = :org AND user_id = :user AND role = :role",
+            org=user.org_id,
+            user=user.user_id,
+            role=user.role,
+        )
+        assert row is not None, user
+
+
+def test_one_blindeforbundet_mentor_is_one_assignment_from_the_honorarium(
+    db: db_module.Database, loaded: demo.LoadReport
+) -> None:
+    org = next(org for org in demo.demo_orgs() if org.spec.slug == "blindeforbundet")
+    row = db.query_one(
+        """SELECT count(*) AS n FROM activities
+            WHERE peer_mentor_id = :mentor AND activity_type = 'assignment'
+              AND status = 'approved' AND deleted_at IS NULL""",
+        mentor=org.almost_milestone_mentor,
+    )
+    assert row == {"n": 2}
