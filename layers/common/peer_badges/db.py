@@ -12,6 +12,7 @@ import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -107,8 +108,22 @@ def params_from_settings(settings: Settings) -> ConnectParams:
     )
 
 
+# pg8000 rewrites `:name` placeholders with a pure-Python parser on every call (milliseconds for a
+# long statement); our statements are a fixed set of constants, so parse each one once.
+_to_statement = lru_cache(maxsize=1024)(pg8000.native.to_statement)
+
+
+class _Connection(pg8000.native.Connection):
+    def run(self, sql: str, stream: Any = None, types: Any = None, **params: Any) -> Any:
+        if not params or stream is not None or types is not None:
+            return super().run(sql, stream=stream, types=types, **params)
+        statement, make_vals = _to_statement(sql)
+        self._context = self.execute_unnamed(statement, make_vals(params), oids=(), stream=None)
+        return self._context.rows
+
+
 def connect(params: ConnectParams, settings: Settings) -> pg8000.native.Connection:
-    return pg8000.native.Connection(
+    return _Connection(
         params.user,
         password=params.password,
         database=params.database,
