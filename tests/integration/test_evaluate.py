@@ -24,7 +24,9 @@ def _fresh_definitions_cache() -> None:
     definitions_cache.invalidate()
 
 
-def define(db: Database, org: Org, key: str, criteria: dict[str, Any], created_at: datetime | None = None) -> uuid.UUID:
+def define(
+    db: Database, org: Org, key: str, criteria: dict[str, Any], created_at: datetime | None = None
+) -> uuid.UUID:
     row = db.query_one(
         """INSERT INTO badge_definitions (org_id, key, name, criteria, created_at, updated_at)
            VALUES (:org, :key, :name, CAST(:criteria AS jsonb), :at, :at) RETURNING id""",
@@ -54,16 +56,29 @@ def events(db: Database) -> list[dict[str, Any]]:
 def test_an_activity_write_leads_to_the_award_with_the_nth_activitys_date(db: Database) -> None:
     # Given a threshold badge for 3 assignments
     org = seed_org(db)
-    define(db, org, "three-assignments", {"type": "threshold", "schema_version": 1, "threshold": 3, "activity_types": ["assignment"]})
+    define(
+        db,
+        org,
+        "three-assignments",
+        {"type": "threshold", "schema_version": 1, "threshold": 3, "activity_types": ["assignment"]},
+    )
     # When the mentor registers activities (a visit does not count) and the outbox is drained
-    for day, kind in [(date(2026, 11, 2), "assignment"), (date(2026, 11, 3), "visit"), (date(2026, 11, 5), "assignment")]:
+    for day, kind in [
+        (date(2026, 11, 2), "assignment"),
+        (date(2026, 11, 3), "visit"),
+        (date(2026, 11, 5), "assignment"),
+    ]:
         add_activity(db, org.id, org.mentor, day, kind)
     assert drain_outbox(db, NOW).awarded == []
     add_activity(db, org.id, org.mentor, date(2026, 11, 9), "assignment")
     report = drain_outbox(db, NOW)
     # Then the badge is awarded once, earned on the third assignment's date, with one event
-    assert [(b.level, b.earned_at, b.source) for b in report.awarded] == [(1, date(2026, 11, 9), "evaluation")]
-    assert earned(db, org.mentor) == [{"key": "three-assignments", "level": 1, "earned_at": date(2026, 11, 9), "source": "evaluation"}]
+    assert [(b.level, b.earned_at, b.source) for b in report.awarded] == [
+        (1, date(2026, 11, 9), "evaluation")
+    ]
+    assert earned(db, org.mentor) == [
+        {"key": "three-assignments", "level": 1, "earned_at": date(2026, 11, 9), "source": "evaluation"}
+    ]
     assert [(e["detail_type"], e["detail"]["backfill"]) for e in events(db)] == [("BadgeAwarded", False)]
     # And evaluating again changes nothing
     add_activity(db, org.id, org.mentor, date(2026, 11, 10), "assignment")
@@ -78,7 +93,13 @@ def test_blindeforbundet_honorarium_at_the_3rd_and_15th_assignment(db: Database)
         db,
         org,
         "honorar",
-        {"type": "milestone", "schema_version": 1, "activity_types": ["assignment"], "thresholds": [3, 15], "payable": True},
+        {
+            "type": "milestone",
+            "schema_version": 1,
+            "activity_types": ["assignment"],
+            "thresholds": [3, 15],
+            "payable": True,
+        },
     )
     start = date(2026, 6, 1)
     # When the mentor does 2, then 1 more, then 12 more assignments, draining after each step
@@ -139,7 +160,10 @@ def test_two_parallel_drains_over_1000_outbox_rows_award_each_badge_once(
         thread.join()
     # Then every mentor holds the badge exactly once, with exactly one event each
     assert failures == []
-    assert db.query_one("SELECT count(*) AS n, count(DISTINCT peer_mentor_id) AS d FROM earned_badges") == {"n": 250, "d": 250}
+    assert db.query_one("SELECT count(*) AS n, count(DISTINCT peer_mentor_id) AS d FROM earned_badges") == {
+        "n": 250,
+        "d": 250,
+    }
     assert db.query_one("SELECT count(*) AS n FROM event_outbox")["n"] == 250
     assert db.query_one("SELECT count(*) AS n FROM evaluation_outbox WHERE status <> 'done'")["n"] == 0
 
@@ -191,7 +215,11 @@ def test_a_new_definition_backfills_existing_mentors_quietly_with_historical_dat
         add_activity(db, org.id, org.other_mentor, date(2025, 3, 3) + timedelta(days=i), "visit")
     drain_outbox(db, NOW)
     # When an admin adds a tier badge and a 10-week streak badge today, and the org is reconciled
-    tier = {"type": "tier", "schema_version": 1, "tiers": [{"name": "Bronze", "threshold": 2}, {"name": "Silver", "threshold": 10}]}
+    tier = {
+        "type": "tier",
+        "schema_version": 1,
+        "tiers": [{"name": "Bronze", "threshold": 2}, {"name": "Silver", "threshold": 10}],
+    }
     define(db, org, "visits", tier, created_at=NOW)
     define(db, org, "ten-weeks", {"type": "streak", "schema_version": 1, "weeks": 10}, created_at=NOW)
     report = reconcile_org(db, org.id, now=NOW)
@@ -225,15 +253,57 @@ def test_reconcile_and_the_event_path_agree(db: Database) -> None:
         m=org.mentor,
     )
     definitions = [
-        {"type": "threshold", "schema_version": 1, "threshold": 10, "activity_types": ["visit", "assignment"]},
+        {
+            "type": "threshold",
+            "schema_version": 1,
+            "threshold": 10,
+            "activity_types": ["visit", "assignment"],
+        },
         {"type": "threshold", "schema_version": 1, "threshold": 5, "window": {"kind": "calendar_year"}},
-        {"type": "threshold", "schema_version": 1, "threshold": 4, "window": {"kind": "rolling_days", "days": 60}},
+        {
+            "type": "threshold",
+            "schema_version": 1,
+            "threshold": 4,
+            "window": {"kind": "rolling_days", "days": 60},
+        },
         {"type": "streak", "schema_version": 1, "weeks": 3, "min_per_week": 1},
-        {"type": "streak", "schema_version": 1, "weeks": 2, "min_per_week": 1, "activity_types": ["assignment"]},
-        {"type": "tier", "schema_version": 1, "tiers": [{"name": "B", "threshold": 5}, {"name": "S", "threshold": 25}, {"name": "G", "threshold": 100}]},
-        {"type": "milestone", "schema_version": 1, "activity_types": ["assignment"], "thresholds": [3, 15], "payable": True},
-        {"type": "training_completion", "schema_version": 1, "training_codes": ["basic-course", "first-aid"], "require": "all", "only_valid": False},
-        {"type": "training_completion", "schema_version": 1, "training_codes": ["basic-course", "first-aid"], "require": "all", "only_valid": True},
+        {
+            "type": "streak",
+            "schema_version": 1,
+            "weeks": 2,
+            "min_per_week": 1,
+            "activity_types": ["assignment"],
+        },
+        {
+            "type": "tier",
+            "schema_version": 1,
+            "tiers": [
+                {"name": "B", "threshold": 5},
+                {"name": "S", "threshold": 25},
+                {"name": "G", "threshold": 100},
+            ],
+        },
+        {
+            "type": "milestone",
+            "schema_version": 1,
+            "activity_types": ["assignment"],
+            "thresholds": [3, 15],
+            "payable": True,
+        },
+        {
+            "type": "training_completion",
+            "schema_version": 1,
+            "training_codes": ["basic-course", "first-aid"],
+            "require": "all",
+            "only_valid": False,
+        },
+        {
+            "type": "training_completion",
+            "schema_version": 1,
+            "training_codes": ["basic-course", "first-aid"],
+            "require": "all",
+            "only_valid": True,
+        },
         {"type": "manual", "schema_version": 1},
     ]
     for i, criteria in enumerate(definitions):
@@ -250,7 +320,8 @@ def test_reconcile_and_the_event_path_agree(db: Database) -> None:
         tx.query("DELETE FROM audit_log")
         tx.query("DELETE FROM earned_badges")
     via_reconcile = {
-        (b.peer_mentor_id, b.badge_definition_id, b.level, b.earned_at) for b in reconcile_org(db, org.id, now=NOW).awarded
+        (b.peer_mentor_id, b.badge_definition_id, b.level, b.earned_at)
+        for b in reconcile_org(db, org.id, now=NOW).awarded
     }
     # Then both award exactly the same levels with the same dates
     assert via_events == via_reconcile

@@ -1,0 +1,203 @@
+"""evaluate_badges handler: the schedule/nudge jobs and the admin evaluations route, via events/ samples."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from evaluate_badges.handler import lambda_handler
+from peer_badges.db import Database, Json
+from peer_badges.definitions import definitions_cache
+from peer_badges.events import set_events_client
+from tests.helpers import LambdaContext, Org, add_activity, api_event, invoke, seed_org
+
+EVENTS = Path(__file__).resolve().parents[2] / "events" / "evaluate_badges"
+BUS = "peer-badges"
+
+
+def sample(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+def sample_api(name: str, org_id: uuid.UUID, sub: uuid.UUID | None, body: Any = None) -> dict[str, Any]:
+    """A committed API sample with this test's ids in place of the sample's."""
+    event = sample(name)
+    path = f"/orgs/{org_id}/evaluations"
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["pathParameters"] = {"org_id": str(org_id)}
+    if sub is None:
+        del event["requestContext"]["authorizer"]
+    else:
+        event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = str(sub)
+    if body is not None:
+        event["body"] = json.dumps(body, default=str)
+    return event
+
+
+@pytest.fixture
+def subscriber(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """EventBridge (moto) with a rule forwarding every peer-badges event to an SQS queue."""
+    for name, value in {
+        "AWS_DEFAULT_REGION": "eu-north-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("EVENT_BUS_NAME", BUS)
+    with mock_aws():
+        events, sqs = boto3.client("events"), boto3.client("sqs")
+        events.create_event_bus(Name=BUS)
+        url = sqs.create_queue(QueueName="subscriber")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="all", EventBusName=BUS, EventPattern=json.dumps({"source": ["peer-badges"]}))
+        events.put_targets(Rule="all", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
+        set_events_client(events)
+
+        def received() -> list[dict[str, Any]]:
+            out = []
+            while True:
+                batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                if not batch:
+                    return out
+                out.extend(json.loads(m["Body"]) for m in batch)
+
+        yield received
+        set_events_client(None)
+
+
+@pytest.fixture
+def org(db: Database) -> Org:
+    definitions_cache.invalidate()
+    org = seed_org(db)
+    db.query(
+        # Defined long ago, so crossing it now is news rather than a backfill.
+        """INSERT INTO badge_definitions (org_id, key, name, criteria, created_at, updated_at)
+           VALUES (:o, 'first', 'First', CAST(:c AS jsonb), '2020-01-01Z', '2020-01-01Z')""",
+        o=org.id,
+        c=Json({"type": "threshold", "schema_version": 1, "threshold": 1}),
+    )
+    return org
+
+
+@pytest.mark.parametrize("event_file", ["schedule-drain.json", "db-nudge.json"])
+def test_a_scheduled_or_nudged_drain_awards_and_publishes_once(
+    db: Database, org: Org, subscriber: Any, event_file: str
+) -> None:
+    # Given a mentor's first activity
+    add_activity(db, org.id, org.mentor, date(2026, 11, 2))
+    # When the drain job runs (twice: at-least-once delivery)
+    first = lambda_handler(sample(event_file), LambdaContext())
+    second = lambda_handler(sample(event_file), LambdaContext())
+    # Then one badge, one event on the bus, and a summary a person can read
+    assert first["awarded"] == 1 and first["events_sent"] == 1 and first["parked_total"] == 0
+    assert second["awarded"] == 0 and second["claimed_rows"] == 0
+    messages = subscriber()
+    assert [(m["detail-type"], m["detail"]["peer_mentor_id"], m["detail"]["backfill"]) for m in messages] == [
+        ("BadgeAwarded", str(org.mentor), False)
+    ]
+
+
+def test_the_reconcile_job_backfills_quietly(db: Database, org: Org, subscriber: Any) -> None:
+    add_activity(db, org.id, org.mentor, date(2026, 11, 2))
+    db.query("DELETE FROM evaluation_outbox")  # the event path "missed" it
+    summary = lambda_handler(sample("schedule-reconcile.json"), LambdaContext())
+    assert summary["awarded"] == 1 and summary["organisations"] >= 1
+    assert [m["detail"]["backfill"] for m in subscriber()] == [True]
+
+
+def test_an_unknown_job_is_refused_loudly(db: Database) -> None:
+    with pytest.raises(ValueError, match="unknown action"):
+        lambda_handler({"action": "explode"}, LambdaContext())
+
+
+def test_admins_evaluate_named_mentors_and_a_dry_run_changes_nothing(
+    db: Database, org: Org, subscriber: Any
+) -> None:
+    add_activity(db, org.id, org.mentor, date(2026, 11, 2))
+    db.query("DELETE FROM evaluation_outbox")
+    # When an admin asks for a dry run
+    dry = invoke(
+        lambda_handler,
+        sample_api(
+            "api-evaluate-mentors.json", org.id, org.admin, {"mentor_ids": [org.mentor], "dry_run": True}
+        ),
+    )
+    # Then the response says what would be awarded, and nothing is stored or published
+    assert dry.status == 200
+    assert dry.body["evaluated"] == 1 and [b["peer_mentor_id"] for b in dry.body["awarded"]] == [
+        str(org.mentor)
+    ]
+    assert db.query_one("SELECT count(*) AS n FROM earned_badges")["n"] == 0
+    assert subscriber() == []
+    # When the admin runs it for real
+    real = invoke(
+        lambda_handler,
+        sample_api("api-evaluate-mentors.json", org.id, org.admin, {"mentor_ids": [org.mentor]}),
+    )
+    assert real.status == 200 and real.body["awarded"][0]["source"] == "backfill"
+    assert [m["detail"]["backfill"] for m in subscriber()] == [True]
+    # And running it again awards nothing new
+    again = invoke(
+        lambda_handler,
+        sample_api("api-evaluate-mentors.json", org.id, org.admin, {"mentor_ids": [org.mentor]}),
+    )
+    assert again.body == {"evaluated": 1, "awarded": []}
+
+
+def test_a_whole_org_backfill_dry_run_reports_without_awarding(db: Database, org: Org) -> None:
+    add_activity(db, org.id, org.mentor, date(2026, 11, 2))
+    add_activity(db, org.id, org.other_mentor, date(2026, 11, 3))
+    reply = invoke(lambda_handler, sample_api("api-backfill-dry-run.json", org.id, org.admin))
+    assert reply.status == 200 and reply.body["evaluated"] == 2
+    assert sorted(b["peer_mentor_id"] for b in reply.body["awarded"]) == sorted(
+        [str(org.mentor), str(org.other_mentor)]
+    )
+    assert db.query_one("SELECT count(*) AS n FROM earned_badges")["n"] == 0
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("mentor", 403), ("coordinator", 403), ("other_org_admin", 403), ("nobody", 401)],
+)
+def test_only_the_orgs_admins_may_run_evaluations(db: Database, org: Org, who: str, status: int) -> None:
+    other = seed_org(db, slug="hlf")
+    sub = {
+        "mentor": org.mentor,
+        "coordinator": org.coordinator,
+        "other_org_admin": other.admin,
+        "nobody": None,
+    }[who]
+    reply = invoke(lambda_handler, sample_api("api-backfill-dry-run.json", org.id, sub, {"dry_run": False}))
+    assert reply.status == status
+    assert db.query_one("SELECT count(*) AS n FROM earned_badges")["n"] == 0
+
+
+def test_bad_requests_are_clear_4xx(db: Database, org: Org) -> None:
+    stranger = uuid.uuid4()
+    unknown = invoke(
+        lambda_handler, sample_api("api-evaluate-mentors.json", org.id, org.admin, {"mentor_ids": [stranger]})
+    )
+    assert unknown.status == 422 and str(stranger) in unknown.body["error"]["details"][0]["message"]
+    wrong_type = invoke(
+        lambda_handler, sample_api("api-evaluate-mentors.json", org.id, org.admin, {"mentor_ids": "all"})
+    )
+    assert wrong_type.status == 422
+    extra = invoke(
+        lambda_handler,
+        sample_api("api-evaluate-mentors.json", org.id, org.admin, {"dry_run": True, "force": 1}),
+    )
+    assert extra.status == 422
+    malformed = sample_api("api-evaluate-mentors.json", org.id, org.admin)
+    malformed["body"] = "{not json"
+    assert invoke(lambda_handler, malformed).status == 400
+    bad_id = api_event("POST", "/orgs/not-a-uuid/evaluations", sub=org.admin, body={})
+    reply = invoke(lambda_handler, bad_id)
+    assert reply.status == 400 and reply.error_code == "invalid_path_parameter"
