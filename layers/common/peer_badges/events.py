@@ -1,0 +1,211 @@
+"""Publishing award events from the event outbox to EventBridge, after commit, with retry.
+
+The award transaction writes `event_outbox` rows in the same transaction as the badge, so a crash
+between commit and publish loses nothing: `publish_pending` (run on every evaluation drain) sends
+whatever is left. The API calls `publish_after_commit` right after its commit so events usually
+leave within the request; when that fails the scheduled drain sends them later.
+
+Claim, send, record: a short statement leases due rows (`FOR UPDATE SKIP LOCKED`, then
+`available_at` moves past the lease), so parallel publishers take disjoint rows and no transaction
+stays open during network calls. Rows EventBridge accepted are marked published; rejected or failed
+ones get `attempts + 1`, `last_error` and an exponential backoff. A publisher that dies mid-way
+leaves its rows leased; they come back when the lease ends. The only duplicate is a send whose
+success could not be recorded, so consumers deduplicate on the detail's `idempotency_key` (the
+earned badge id; with the detail-type it identifies an event).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from peer_badges.db import Database
+from peer_badges.models import EVENT_SOURCE
+
+logger = Logger(service="peer-badges", child=True)
+
+MAX_ENTRIES_PER_CALL = 10  # the PutEvents limit
+DEFAULT_LIMIT = 100
+LEASE_S = 120
+BASE_BACKOFF_S = 10
+MAX_BACKOFF_S = 3600
+MAX_ERROR_LENGTH = 1000
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    sent: int = 0
+    failed: int = 0
+
+
+_client: Any = None
+
+
+def events_client() -> Any:
+    """The container's EventBridge client, created on first use with short timeouts."""
+    global _client
+    if _client is None:
+        import boto3
+        from botocore.config import Config
+
+        # Bounded, so a publish after an API commit cannot hold the request for long.
+        config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
+        _client = boto3.client("events", config=config)
+    return _client
+
+
+def set_events_client(client: Any) -> None:
+    """Replace the container's client (tests, the local server); None recreates it on next use."""
+    global _client
+    _client = client
+
+
+_CLAIM_COLUMNS = "o.id, o.earned_badge_id, o.detail_type, o.detail, o.attempts"
+
+_CLAIM_DUE_SQL = f"""
+UPDATE event_outbox AS o SET available_at = now() + make_interval(secs => :lease_s)
+  FROM (SELECT id FROM event_outbox
+         WHERE published_at IS NULL AND available_at <= now()
+         ORDER BY available_at, id
+         LIMIT :limit
+         FOR UPDATE SKIP LOCKED) AS due
+ WHERE o.id = due.id
+RETURNING {_CLAIM_COLUMNS}
+"""
+
+_CLAIM_BADGES_SQL = f"""
+UPDATE event_outbox AS o SET available_at = now() + make_interval(secs => :lease_s)
+  FROM (SELECT id FROM event_outbox
+         WHERE earned_badge_id = ANY(CAST(:badge_ids AS uuid[]))
+           AND published_at IS NULL AND available_at <= now()
+         ORDER BY id
+         FOR UPDATE SKIP LOCKED) AS due
+ WHERE o.id = due.id
+RETURNING {_CLAIM_COLUMNS}
+"""
+
+_PUBLISHED_SQL = """
+UPDATE event_outbox SET published_at = now(), last_error = NULL
+ WHERE id = ANY(CAST(:ids AS bigint[])) AND published_at IS NULL
+"""
+
+# Backoff doubles per attempt, capped, with +-25% jitter so rows failed together spread out.
+_FAILED_SQL = """
+UPDATE event_outbox AS o
+   SET attempts = o.attempts + 1,
+       last_error = f.error,
+       available_at = now() + make_interval(
+           secs => least(CAST(:max_s AS float8), :base_s * power(2, o.attempts)) * (0.75 + random() / 2))
+  FROM unnest(CAST(:ids AS bigint[]), CAST(:errors AS text[])) AS f(id, error)
+ WHERE o.id = f.id AND o.published_at IS NULL
+"""
+
+# Rows claimed but not attempted (time budget spent) go back at once instead of waiting out the lease.
+_RELEASE_SQL = """
+UPDATE event_outbox SET available_at = now()
+ WHERE id = ANY(CAST(:ids AS bigint[])) AND published_at IS NULL
+"""
+
+
+def publish_pending(db: Database, client: Any, bus_name: str, *, limit: int = DEFAULT_LIMIT) -> PublishReport:
+    """Send up to `limit` due, unpublished events. Call outside any transaction of `db`."""
+    rows = db.query(_CLAIM_DUE_SQL, lease_s=LEASE_S, limit=limit)
+    return _publish(db, client, bus_name, rows)
+
+
+def publish_after_commit(
+    db: Database, client_provider: Callable[[], Any], bus_name: str, earned_badge_ids: Iterable[UUID]
+) -> PublishReport:
+    """Best effort, right after the award committed: never raises; what fails waits for the drain."""
+    ids = [str(badge_id) for badge_id in earned_badge_ids]
+    if not ids:
+        return PublishReport()
+    try:
+        # The client first: if it cannot be made, no row is left leased away from the drain.
+        client = client_provider()
+        rows = db.query(_CLAIM_BADGES_SQL, lease_s=LEASE_S, badge_ids=ids)
+        return _publish(db, client, bus_name, rows) if rows else PublishReport()
+    except Exception:
+        # The award itself is committed and its events are in the outbox; the drain will send them.
+        logger.warning("publishing after commit failed; left to the scheduled drain", exc_info=True)
+        return PublishReport(failed=len(ids))
+
+
+def _publish(db: Database, client: Any, bus_name: str, rows: Sequence[dict[str, Any]]) -> PublishReport:
+    rows = sorted(rows, key=lambda row: row["id"])
+    sent: list[int] = []
+    failed: dict[int, str] = {}
+    untried = [row["id"] for row in rows]
+    deadline = time.monotonic() + LEASE_S / 2
+    try:
+        for start in range(0, len(rows), MAX_ENTRIES_PER_CALL):
+            chunk = rows[start : start + MAX_ENTRIES_PER_CALL]
+            del untried[: len(chunk)]
+            ok, errors = _put_events(client, bus_name, chunk)
+            sent.extend(ok)
+            failed.update(errors)
+            # Stop well before the lease ends, or another publisher could claim rows still being sent.
+            if time.monotonic() > deadline:
+                break
+    finally:
+        # Recorded even if sending blew up part-way, so rows already sent are not sent again.
+        _record(db, sent, failed, untried)
+    if failed:
+        logger.warning("some events were not published; they will be retried", extra={"errors": failed})
+    return PublishReport(sent=len(sent), failed=len(failed))
+
+
+def _put_events(
+    client: Any, bus_name: str, chunk: Sequence[dict[str, Any]]
+) -> tuple[list[int], dict[int, str]]:
+    entries = [
+        {
+            "Source": EVENT_SOURCE,
+            "DetailType": row["detail_type"],
+            "Detail": json.dumps(row["detail"], default=str),
+            "EventBusName": bus_name,
+        }
+        for row in chunk
+    ]
+    try:
+        response = client.put_events(Entries=entries)
+    except (ClientError, BotoCoreError) as error:
+        return [], {row["id"]: _truncate(f"{type(error).__name__}: {error}") for row in chunk}
+    results = response.get("Entries") or []
+    sent: list[int] = []
+    failed: dict[int, str] = {}
+    for index, row in enumerate(chunk):
+        # Entries come back in request order; a missing or error entry counts as not sent.
+        result = results[index] if index < len(results) else {}
+        if result.get("EventId") and not result.get("ErrorCode"):
+            sent.append(row["id"])
+        else:
+            code = result.get("ErrorCode") or "NoResult"
+            failed[row["id"]] = _truncate(f"{code}: {result.get('ErrorMessage') or 'not accepted'}")
+    return sent, failed
+
+
+def _record(db: Database, sent: list[int], failed: dict[int, str], untried: list[int]) -> None:
+    if sent:
+        db.query(_PUBLISHED_SQL, ids=sent)
+    if failed:
+        db.query(
+            _FAILED_SQL,
+            ids=list(failed),
+            errors=list(failed.values()),
+            base_s=BASE_BACKOFF_S,
+            max_s=MAX_BACKOFF_S,
+        )
+    if untried:
+        db.query(_RELEASE_SQL, ids=untried)
+
+
+def _truncate(message: str) -> str:
+    return message[:MAX_ERROR_LENGTH]
