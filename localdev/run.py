@@ -50,7 +50,7 @@ from localdev.template_routes import routes  # noqa: E402
 from localdev.tokens import TokenAuthority, state_dir  # noqa: E402
 from peer_badges import events  # noqa: E402
 from peer_badges.db import get_database, set_database, sqlstate  # noqa: E402
-from peer_badges.migrations import migrate  # noqa: E402
+from peer_badges.migrations import MigrationError, migrate  # noqa: E402
 from peer_badges.settings import get_settings  # noqa: E402
 
 logger = logging.getLogger("localdev")
@@ -280,8 +280,18 @@ def serve() -> None:
 
 def main() -> int:
     embedded = not os.environ.get("DATABASE_URL")
-    with contextlib.suppress(KeyboardInterrupt):
-        serve()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            serve()
+    except MigrationError as error:
+        print(f"\nmigration refused: {error}", file=sys.stderr)
+        if embedded:
+            print(
+                f"The local database in {PGDATA} was migrated by an older checkout; "
+                f"remove that directory to start afresh (the demo data is reloaded).",
+                file=sys.stderr,
+            )
+        return 2
     print(
         "Stopped the HTTP API, the outbox drain" + (" and the embedded database." if embedded else "."),
         flush=True,
