@@ -50,7 +50,7 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 
 migrate: venv
-	$(PY) -m peer_badges.migrations --dir sql
+	PYTHONPATH=layers/common $(PY) -m peer_badges.migrations --dir sql
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
