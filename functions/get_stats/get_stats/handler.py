@@ -1,0 +1,19 @@
+"""get_stats: mentor statistics, milestone status and the coordinator overview (SPEC section 5)."""
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from get_stats.routes import router
+from peer_badges.api import create_app
+
+logger = Logger(service="peer-badges")
+metrics = Metrics(namespace="PeerBadges", service="peer-badges")
+app = create_app()
+app.include_router(router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
