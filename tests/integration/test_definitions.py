@@ -533,6 +533,7 @@ def test_preview_counts_threshold_qualifiers_from_the_snapshot(db: Database, org
     _add(db, org, org.mentor, today, 1, kind="call")
     _add(db, org, org.other_mentor, today, 2)
     _add(db, org, org.other_mentor, today, 5, status="pending")
+    _add(db, org, org.other_mentor, today + timedelta(days=2), 3)  # dated ahead: not counted yet
 
     def run(raw: dict[str, Any], size: int = 10) -> definitions.DefinitionPreview:
         return preview(db, org.id, _criteria({"schema_version": 1, **raw}), size)
@@ -544,6 +545,7 @@ def test_preview_counts_threshold_qualifiers_from_the_snapshot(db: Database, org
     assert run({"type": "threshold", "threshold": 2}, size=1).sample == (org.mentor,)  # most activities first
     assert run({"type": "threshold", "threshold": 4, "activity_types": ["visit", "call"]}).qualifying == 1
     assert run({"type": "threshold", "threshold": 1, "activity_types": ["course"]}).qualifying == 0
+    assert run({"type": "threshold", "threshold": 3}).sample == (org.mentor,)
 
 
 def _window_qualifying(db: Database, org: Org, window: dict[str, Any], threshold: int) -> int:
@@ -571,6 +573,8 @@ def test_preview_counts_calendar_years_from_the_year_buckets(db: Database, org: 
     _add(db, org, org.mentor, date(this_year, 1, 1), 2)
     _add(db, org, org.mentor, date(this_year - 1, 12, 31), 5)
     _add(db, org, org.other_mentor, date(this_year, 1, 1), 1)
+    if date(this_year, 12, 31) > _today(db, org):
+        _add(db, org, org.other_mentor, date(this_year, 12, 31), 4)  # dated ahead: not counted yet
 
     # Then only this year's activity counts for calendar_year, all of it for all_time
     assert _window_qualifying(db, org, {"kind": "calendar_year"}, 1) == 2

@@ -551,24 +551,54 @@ class DefinitionPreview(PreviewResponse):
 
 # Per mentor of the org, the number the criteria's targets are compared with. Each reads the
 # stats snapshot except rolling windows (an index range scan on activities per active mentor,
-# bounded by the window) and training (the indexed completions).
-_COUNT_ALL_TIME = """
+# bounded by the window) and training (the indexed completions). Only activities dated up to the
+# org's today count (the evaluator's rule): the snapshot counts future-dated rows too, so those are
+# subtracted, looked up only for mentors whose snapshot says they have some.
+_TYPE_FILTER = "(CAST(:activity_types AS text[]) IS NULL OR {column} = ANY(CAST(:activity_types AS text[])))"
+
+_AHEAD = """
+ CROSS JOIN LATERAL (
+       SELECT count(*)::int AS n FROM activities AS a
+        WHERE s.last_activity_date > org.today
+          AND a.peer_mentor_id = s.peer_mentor_id AND a.activity_date > org.today AND a.activity_date <= {until}
+          AND a.org_id = :org_id AND a.status = 'approved' AND a.deleted_at IS NULL
+          AND {types}
+       ) AS ahead
+"""
+
+_COUNT_ALL_TIME = (
+    """
 SELECT s.peer_mentor_id,
        CASE WHEN CAST(:activity_types AS text[]) IS NULL THEN s.total_count
             ELSE (SELECT coalesce(sum(t.value::int), 0) FROM jsonb_each_text(s.by_type) AS t
                   WHERE t.key = ANY(CAST(:activity_types AS text[])))
-       END AS current
-  FROM mentor_stats AS s JOIN mentors AS m USING (peer_mentor_id)
+       END - ahead.n AS current
+  FROM mentor_stats AS s JOIN mentors AS m USING (peer_mentor_id) CROSS JOIN org
+"""
+    + _AHEAD.format(until="'infinity'::date", types=_TYPE_FILTER.format(column="a.activity_type"))
+    + """
  WHERE s.org_id = :org_id
 """
+)
 
-_COUNT_CALENDAR_YEAR = """
-SELECT y.peer_mentor_id, sum(y.n)::int AS current
-  FROM mentor_year_activity AS y JOIN mentors AS m USING (peer_mentor_id) CROSS JOIN org
- WHERE y.org_id = :org_id AND y.year = extract(year FROM org.today)::int
-   AND (CAST(:activity_types AS text[]) IS NULL OR y.activity_type = ANY(CAST(:activity_types AS text[])))
- GROUP BY y.peer_mentor_id
+_COUNT_CALENDAR_YEAR = (
+    """
+SELECT s.peer_mentor_id, year_count.n - ahead.n AS current
+  FROM mentor_stats AS s JOIN mentors AS m USING (peer_mentor_id) CROSS JOIN org
+ CROSS JOIN LATERAL (
+       SELECT coalesce(sum(y.n), 0)::int AS n FROM mentor_year_activity AS y
+        WHERE y.org_id = :org_id AND y.peer_mentor_id = s.peer_mentor_id
+          AND y.year = extract(year FROM org.today)::int AND {types}
+       ) AS year_count
+""".format(types=_TYPE_FILTER.format(column="y.activity_type"))
+    + _AHEAD.format(
+        until="make_date(extract(year FROM org.today)::int, 12, 31)",
+        types=_TYPE_FILTER.format(column="a.activity_type"),
+    )
+    + """
+ WHERE s.org_id = :org_id AND s.last_activity_date >= date_trunc('year', org.today)::date
 """
+)
 
 _COUNT_ROLLING_DAYS = """
 SELECT s.peer_mentor_id, window_count.n AS current
