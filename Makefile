@@ -66,3 +66,8 @@ validate: sam-tools
 	$(SAMVENV)/bin/sam validate
 	$(SAMVENV)/bin/sam validate --lint
 	$(SAMVENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
+
+# Benchmarks against baselines measured in the same run (bench/README.md). BENCH_ARGS=--quick for a
+# ~30 s smoke run; sizes and DATABASE_URL as described there.
+bench: venv
+	$(PY) -m bench $(BENCH_ARGS)
