@@ -71,3 +71,8 @@ validate: sam-tools
 # ~30 s smoke run; sizes and DATABASE_URL as described there.
 bench: venv
 	$(PY) -m bench $(BENCH_ARGS)
+
+# Load run on 127.0.0.1 (~60 s; SOAK_ARGS="--seconds 300 --rate 80", DATABASE_URL for another server),
+# then the invariants: nothing missing on reconcile, no duplicate award, one event per award. Not in `make test`.
+soak: venv
+	$(PY) -m tests.soak.run $(SOAK_ARGS)

@@ -7,6 +7,7 @@ their response carries a correlation id, never internals.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import json
 from typing import Any
@@ -15,7 +16,10 @@ from uuid import UUID
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from pydantic import BaseModel
 
 from peer_badges.criteria import format_path
@@ -54,6 +58,90 @@ def error_response(
     )
 
 
+# Nesting deeper than any request body here needs (criteria are ~4 levels); far below the depth at
+# which Python's parser or a recursive validator would run out of stack.
+MAX_JSON_DEPTH = 32
+# The largest valid body (1,000 mentor ids, or a definition at every size limit) is under 50 KB. A
+# bigger one is refused before parsing: a 5 MB body of unknown fields otherwise costs seconds of
+# validation and an error listing that exceeds Lambda's 6 MB response limit (a 500 from API Gateway).
+MAX_BODY_CHARS = 256 * 1024
+MAX_ERROR_DETAILS = 50
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "payload_too_large"
+
+
+class _InvalidJson(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _InvalidJson(f"the key {key[:40]!r} appears twice in one object")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise _InvalidJson(f"{name} is not a JSON number")
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise _InvalidJson("text cannot contain the NUL character (\\u0000)")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _InvalidJson("text contains an unpaired UTF-16 surrogate escape") from None
+
+
+def _check_values(value: Any) -> None:
+    """Iteratively, so a deep document cannot exhaust the stack here either."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                raise _InvalidJson(f"it is nested deeper than {MAX_JSON_DEPTH} levels")
+            if isinstance(item, dict):
+                for key in item:
+                    _check_text(key)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+
+
+def strict_json_loads(text: str | bytes) -> Any:
+    """JSON as RFC 8259 and PostgreSQL accept it, refused with a reason (JSONDecodeError) otherwise.
+
+    `json.loads` alone keeps the last of duplicate keys, accepts NaN/Infinity, and lets through NUL
+    characters and unpaired surrogates that PostgreSQL's text and jsonb refuse at INSERT time (a 500);
+    a deep document or a 5,000-digit integer makes it raise errors that are not JSONDecodeError.
+    """
+    if len(text) > MAX_BODY_CHARS:
+        raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_CHARS // 1024} KB.")
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        _check_values(value)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise json.JSONDecodeError(
+            f"it is nested deeper than {MAX_JSON_DEPTH} levels", str(text), 0
+        ) from None
+    except _InvalidJson as error:
+        raise json.JSONDecodeError(str(error), str(text), 0) from None
+    except ValueError:
+        # Python refuses integer literals beyond sys.get_int_max_str_digits() (4,300 digits).
+        raise json.JSONDecodeError("a number has too many digits", str(text), 0) from None
+    return value
+
+
 def _validation_details(errors: list[dict[str, Any]]) -> tuple[int, str, str, list[dict[str, str]]]:
     details = []
     status, code, message = 422, "validation_failed", "The request has invalid fields; see details."
@@ -62,7 +150,13 @@ def _validation_details(errors: list[dict[str, Any]]) -> tuple[int, str, str, li
         where = location[0] if location else "body"
         path = format_path(error.get("loc", ())[1:]) or where
         if error.get("type") == "json_invalid":
-            return 400, "malformed_json", "The request body is not valid JSON.", []
+            reason = str((error.get("ctx") or {}).get("error") or "")
+            message = (
+                f"The request body is not valid JSON: {reason}."
+                if reason
+                else "The request body is not valid JSON."
+            )
+            return 400, "malformed_json", message, []
         if where in _LOCATION_CODES:
             status, code = 400, _LOCATION_CODES[where]
             message = f"Invalid {where} parameter '{path}'."
@@ -71,11 +165,25 @@ def _validation_details(errors: list[dict[str, Any]]) -> tuple[int, str, str, li
         details.append(
             {"path": path, "code": str(error.get("type", "invalid")), "message": str(error.get("msg", ""))}
         )
+    if len(details) > MAX_ERROR_DETAILS:
+        more = len(details) - MAX_ERROR_DETAILS + 1
+        details = [
+            *details[: MAX_ERROR_DETAILS - 1],
+            {"path": "body", "code": "too_many_errors", "message": f"... and {more} more problems."},
+        ]
     return status, code, message, details
 
 
+def _body_is_undecodable(app: APIGatewayHttpResolver) -> bool:
+    try:
+        _ = app.current_event.decoded_body
+    except (UnicodeDecodeError, binascii.Error):
+        return True
+    return False
+
+
 def create_app() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json_loads)
 
     @app.exception_handler(AppError)
     def _app_error(error: AppError) -> Response:
@@ -98,6 +206,22 @@ def create_app() -> APIGatewayHttpResolver:
     @app.exception_handler(NotFoundError)
     def _no_route(_: NotFoundError) -> Response:
         return error_response(404, "route_not_found", "No such route.")
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_content_type(_: RequestUnsupportedContentType) -> Response:
+        logger.info("unsupported content type", extra={"status": 415})
+        return error_response(
+            415, "unsupported_media_type", "Send the body as JSON with Content-Type: application/json."
+        )
+
+    @app.exception_handler(UnicodeDecodeError)
+    @app.exception_handler(binascii.Error)
+    def _undecodable_body(error: ValueError) -> Response:
+        # Raised while Powertools decodes the body (base64, then UTF-8); from anywhere else it is a bug.
+        if not _body_is_undecodable(app):
+            return _unexpected(error)
+        logger.info("undecodable body", extra={"status": 400})
+        return error_response(400, "malformed_json", "The request body must be UTF-8 encoded JSON.")
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:

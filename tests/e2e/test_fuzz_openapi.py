@@ -1,0 +1,228 @@
+"""Schemathesis against the committed OpenAPI document, through the local API, as every kind of caller.
+
+For every operation in docs/openapi.json, Schemathesis generates requests that fit the document
+(positive) and requests that break it (negative); each is sent over HTTP to `python -m localdev.run`
+with a local token for an admin, a coordinator, a mentor or an outsider of a dedicated organisation,
+its path ids sometimes pinned to that organisation's real mentor, definition and badge so requests
+get past authorisation. Every response must be a non-5xx that the document describes: its status,
+content type, headers and body schema; and a request that breaks the document must not succeed.
+
+Bounded (FUZZ_EXAMPLES per operation and mode, 12 by default) and derandomized so `make test`
+stays quick and repeatable; FUZZ_EXAMPLES=500 FUZZ_SEED=<n> explores further.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import hypothesis
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from localdev.lambda_runtime import REPO_ROOT
+from peer_badges.db import Json
+from tests.e2e.conftest import LocalApi
+
+pytestmark = pytest.mark.e2e
+
+DOCUMENT = REPO_ROOT / "docs" / "openapi.json"
+SCHEMA = schemathesis.openapi.from_path(DOCUMENT)
+OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+SEED = os.environ.get("FUZZ_SEED")
+
+ROLES = ("admin", "coordinator", "mentor", "outsider")
+
+# Statuses these routes really return that the committed document does not declare (their
+# `responses=` list only errors, and Powertools then documents nothing else). Reported to the lead;
+# an entry goes when its route declares the status (test_the_known_gaps_are_still_gaps says when).
+UNDECLARED = {
+    ("GET", "/orgs/{org_id}/badge-definitions"): {200},
+    ("POST", "/orgs/{org_id}/badge-definitions"): {201},
+    ("GET", "/orgs/{org_id}/badge-definitions/{definition_id}"): {200},
+    ("PATCH", "/orgs/{org_id}/badge-definitions/{definition_id}"): {200},
+    ("DELETE", "/orgs/{org_id}/badge-definitions/{definition_id}"): {204},
+    ("POST", "/orgs/{org_id}/badge-definitions/{definition_id}/archive"): {200},
+    ("POST", "/orgs/{org_id}/badge-definitions/{definition_id}/unarchive"): {200},
+    ("POST", "/orgs/{org_id}/badge-definitions/validate"): {200},
+    ("POST", "/orgs/{org_id}/badge-definitions/preview"): {200},
+    ("POST", "/orgs/{org_id}/evaluations"): {200},
+}
+
+
+def status_code_declared(ctx: Any, response: Any, case: Any) -> bool | None:
+    """status_code_conformance, less the known gaps above."""
+    if response.status_code in UNDECLARED.get((case.method.upper(), case.path), set()):
+        return None
+    return status_code_conformance(ctx, response, case)
+
+
+CHECKS = [
+    not_a_server_error,
+    status_code_declared,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+@dataclass(frozen=True)
+class FuzzOrg:
+    """An organisation of its own, so fuzzing never touches the demo data other e2e tests read."""
+
+    org_id: uuid.UUID
+    users: dict[str, uuid.UUID]
+    mentor: uuid.UUID
+    definition: uuid.UUID
+    earned_badge: uuid.UUID
+    tokens: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def fuzz_org(local_api: LocalApi) -> FuzzOrg:
+    db = local_api.database
+    org_id = uuid.uuid4()
+    users = {role: uuid.uuid4() for role in ROLES}
+    mentor = users["mentor"]
+    db.query(
+        "INSERT INTO organizations (id, slug, name) VALUES (:id, :slug, 'Fuzz')",
+        id=org_id,
+        slug=f"fuzz-{org_id.hex[:8]}",
+    )
+    for role, member_role in (
+        ("admin", "org_admin"),
+        ("coordinator", "coordinator"),
+        ("mentor", "peer_mentor"),
+    ):
+        db.query(
+            "INSERT INTO org_members VALUES (:org, :user, :role)",
+            org=org_id,
+            user=users[role],
+            role=member_role,
+        )
+    db.query(
+        "INSERT INTO coordinator_assignments VALUES (:org, :c, :m)",
+        org=org_id,
+        c=users["coordinator"],
+        m=mentor,
+    )
+    db.query(
+        """INSERT INTO activities (org_id, peer_mentor_id, activity_type, activity_date, duration_minutes)
+           VALUES (:org, :m, 'assignment', current_date, 60)""",
+        org=org_id,
+        m=mentor,
+    )
+    definition = db.query_one(
+        """INSERT INTO badge_definitions (org_id, key, name, criteria)
+           VALUES (:org, 'fuzz-manual', 'Fuzz', CAST(:c AS jsonb)) RETURNING id""",
+        org=org_id,
+        c=Json({"type": "manual", "schema_version": 1}),
+    )["id"]  # type: ignore[index]
+    earned_badge = db.query_one(
+        """INSERT INTO earned_badges (org_id, peer_mentor_id, badge_definition_id, earned_at, source,
+                                      definition_revision, criteria_snapshot)
+           VALUES (:org, :m, :d, current_date, 'manual', 1, '{"type": "manual", "schema_version": 1}')
+           RETURNING id""",
+        org=org_id,
+        m=mentor,
+        d=definition,
+    )["id"]  # type: ignore[index]
+    tokens = {role: local_api.token(user) for role, user in users.items()}
+    return FuzzOrg(org_id, users, mentor, definition, earned_badge, tokens)
+
+
+@pytest.fixture(scope="module")
+def session() -> Iterator[requests.Session]:
+    with requests.Session() as http:
+        yield http
+
+
+def _pinned(operation: Any, org: FuzzOrg) -> list[dict[str, Any]]:
+    """Path parameters to fix: none (all random), the org only, or the org and its real ids."""
+    names = {parameter.name for parameter in operation.path_parameters}
+    real = {
+        "org_id": str(org.org_id),
+        "mentor_id": str(org.mentor),
+        "definition_id": str(org.definition),
+        "earned_badge_id": str(org.earned_badge),
+    }
+    return [{}, {"org_id": real["org_id"]}, {name: real[name] for name in names if name in real}]
+
+
+def _local_router_miss(case: Any, response: Any) -> bool:
+    segments = "".join(str(value) for value in (case.path_parameters or {}).values())
+    control = any(ord(character) < 32 or ord(character) == 127 for character in segments)
+    return control and response.status_code == 404 and response.text == "Not Found"
+
+
+def _settings() -> settings:
+    return settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=SEED is None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+@pytest.mark.parametrize(
+    "mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["positive", "negative"]
+)
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[operation.label for operation in OPERATIONS])
+def test_every_response_is_documented_and_none_is_a_server_error(
+    local_api: LocalApi, fuzz_org: FuzzOrg, session: requests.Session, operation: Any, mode: GenerationMode
+) -> None:
+    cases = st.one_of(
+        *[
+            operation.as_strategy(generation_mode=mode, path_parameters=pinned)
+            for pinned in _pinned(operation, fuzz_org)
+        ]
+    )
+    checks = [*CHECKS, negative_data_rejection] if mode is GenerationMode.NEGATIVE else CHECKS
+
+    @_settings()
+    @given(case=cases, role=st.sampled_from(ROLES))
+    def fuzz(case: Any, role: str) -> None:
+        headers = {**(case.headers or {}), "Authorization": f"Bearer {fuzz_org.tokens[role]}"}
+        case.headers = headers
+        response = case.call(base_url=local_api.base_url, session=session, timeout=10)
+        if _local_router_miss(case, response):
+            # Known local-server divergence (reported): Starlette's catch-all route does not match a
+            # path segment holding a control character and answers a bare 404 before any handler;
+            # API Gateway routes it, and the handler's UUID check answers 400.
+            hypothesis.reject()
+        case.validate_response(response, checks=checks, headers=headers)
+
+    if SEED is not None:
+        fuzz = hypothesis.seed(int(SEED))(fuzz)
+    fuzz()
+
+
+def test_the_known_gaps_are_still_gaps() -> None:
+    """When a route starts declaring a status, its UNDECLARED entry must go (so it is checked again)."""
+    document = SCHEMA.raw_schema
+    for (method, path), statuses in UNDECLARED.items():
+        declared = set(document["paths"][path][method.lower()]["responses"])
+        fixed = {status for status in statuses if str(status) in declared}
+        if fixed:
+            warnings.warn(
+                f"{method} {path} now declares {sorted(fixed)}: remove it from UNDECLARED", stacklevel=1
+            )
