@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from peer_badges.awards import AwardCommand, AwardDefinition, award
+from peer_badges.criteria import ManualCriteria
 from peer_badges.db import Database, Transaction
 from peer_badges.definitions import cached_org_definitions
 from peer_badges.drain import DrainReport, drain
@@ -71,9 +72,20 @@ def evaluate_mentor(
     if not live:
         return []
     earned = earned_levels(tx, org_id, mentor_id)
-    facts = load_facts(tx, org_id, mentor_id, required_facts(live, earned, today), live)
+    # Only definitions with a level still to win cost anything: a veteran mentor who holds most
+    # badges is evaluated as cheaply as a newcomer (facts are never fetched for finished ones).
+    held = {(e.badge_definition_id, e.level) for e in earned}
+    pending = [
+        d
+        for d in live
+        if not isinstance(d.criteria, ManualCriteria)
+        and any((d.id, level) not in held for level, _ in d.criteria.levels())
+    ]
+    if not pending:
+        return []
+    facts = load_facts(tx, org_id, mentor_id, required_facts(pending, earned, today), live)
     new_badges = []
-    for due in evaluate(facts, live, earned, today).due:
+    for due in evaluate(facts, pending, earned, today).due:
         quiet = backfill or due.source_hint == "backfill"
         outcome = award(
             tx,
