@@ -17,7 +17,7 @@ from uuid import UUID
 
 from aws_lambda_powertools import Logger
 
-from peer_badges.awards import AwardCommand, AwardDefinition, award
+from peer_badges.awards import AwardDefinition
 from peer_badges.criteria import (
     ManualCriteria,
     MilestoneCriteria,
@@ -26,7 +26,7 @@ from peer_badges.criteria import (
     TierCriteria,
     TrainingCompletionCriteria,
 )
-from peer_badges.db import Database, Transaction
+from peer_badges.db import Database, Json, Transaction
 from peer_badges.definitions import cached_org_definitions
 from peer_badges.evaluator import OrgClock
 from peer_badges.models import BadgeDefinition, EarnedBadge
@@ -187,27 +187,48 @@ def _repair_snapshots(db: Database, org_id: UUID) -> int:
     return len(drifted)
 
 
-def _award_all(
-    tx: Transaction, org_id: UUID, candidates: list[Candidate], correlation_id: str | None
+# One statement per chunk of one definition's candidates, through the same award function (same
+# advisory lock per key, ON CONFLICT DO NOTHING, audit and event outbox for new rows only).
+_AWARD_CHUNK_SQL = """
+SELECT r.created, (r.badge).*
+  FROM unnest(CAST(:mentors AS uuid[]), CAST(:levels AS int[]), CAST(:dates AS date[]))
+       WITH ORDINALITY AS c(peer_mentor_id, level, earned_at, position)
+ CROSS JOIN LATERAL award_earned_badge(
+       :org_id, c.peer_mentor_id, :definition_id, c.level, c.earned_at, 'backfill', NULL,
+       :revision, CAST(:criteria AS jsonb), NULL, true, :payable, :correlation_id) AS r
+ ORDER BY c.position
+"""
+
+
+def _award_chunk(
+    tx: Transaction, org_id: UUID, chunk: list[Candidate], correlation_id: str | None
 ) -> list[EarnedBadge]:
-    awarded = []
+    definition = AwardDefinition.of(chunk[0].definition)
+    rows = tx.query(
+        _AWARD_CHUNK_SQL,
+        org_id=org_id,
+        definition_id=definition.id,
+        revision=definition.revision,
+        criteria=Json(definition.criteria),
+        payable=definition.payable,
+        correlation_id=correlation_id,
+        mentors=[c.peer_mentor_id for c in chunk],
+        levels=[c.level for c in chunk],
+        dates=[c.earned_at for c in chunk],
+    )
+    return [EarnedBadge.model_validate(row) for row in rows if row["created"]]
+
+
+def _chunks(candidates: list[Candidate]) -> list[list[Candidate]]:
+    """Per definition, in (mentor, level) order: every run takes its advisory locks in one order."""
+    by_definition: dict[UUID, list[Candidate]] = {}
     for candidate in candidates:
-        outcome = award(
-            tx,
-            AwardCommand(
-                org_id=org_id,
-                peer_mentor_id=candidate.peer_mentor_id,
-                definition=AwardDefinition.of(candidate.definition),
-                level=candidate.level,
-                earned_at=candidate.earned_at,
-                source="backfill",
-                backfill=True,
-                correlation_id=correlation_id,
-            ),
-        )
-        if outcome.created:
-            awarded.append(outcome.badge)
-    return awarded
+        by_definition.setdefault(candidate.definition.id, []).append(candidate)
+    chunks = []
+    for definition_id in sorted(by_definition, key=str):
+        ordered = sorted(by_definition[definition_id], key=lambda c: (str(c.peer_mentor_id), c.level))
+        chunks.extend(ordered[start : start + AWARD_CHUNK] for start in range(0, len(ordered), AWARD_CHUNK))
+    return chunks
 
 
 class _DryRun(Exception):
@@ -237,13 +258,10 @@ def reconcile_org(
         found.extend(candidates_for(db, org_id, definition, today, timezone))
     report.candidates = len(found)
     report.mentors = _mentor_count(db, org_id)
-    # Earlier crossings first, in chunks, so each transaction stays short.
-    found.sort(key=lambda c: (c.earned_at, str(c.peer_mentor_id), str(c.definition.id), c.level))
-    for start in range(0, len(found), AWARD_CHUNK):
-        chunk = found[start : start + AWARD_CHUNK]
+    for chunk in _chunks(found):
         try:
             with db.transaction() as tx:
-                awarded = _award_all(tx, org_id, chunk, correlation_id)
+                awarded = _award_chunk(tx, org_id, chunk, correlation_id)
                 if dry_run:
                     report.awarded.extend(awarded)
                     raise _DryRun()
