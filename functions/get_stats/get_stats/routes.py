@@ -69,8 +69,14 @@ def _now() -> datetime:
 @router.get(MENTOR + "/stats", responses=_responses(PeerMentorStats, 400, 401, 403, 404))
 def get_mentor_stats(org_id: UUID, mentor_id: UUID, if_none_match: IfNoneMatch = None) -> Response[Any]:
     db = get_database()
-    require_mentor_reader(db, org_id, caller_id(router), mentor_id)
-    result = stats.load_stats(db, org_id, mentor_id, _now(), cached_org_definitions(db, org_id))
+    result = stats.load_stats_for(
+        db,
+        org_id,
+        caller_id(router),
+        mentor_id,
+        _now(),
+        lambda version: cached_org_definitions(db, org_id, version),
+    )
     return cacheable_response(result, if_none_match)
 
 

@@ -45,14 +45,15 @@ class Access:
         return COORDINATOR in self.roles
 
 
-_ACCESS_SQL = """
-SELECT
+# The caller's roles in the org and whether they coordinate the mentor; other reads embed it.
+ACCESS_COLUMNS = """
     COALESCE((SELECT array_agg(role ORDER BY role) FROM org_members
               WHERE org_id = :org_id AND user_id = :user_id), '{}'::text[]) AS roles,
     EXISTS (SELECT 1 FROM coordinator_assignments
             WHERE org_id = :org_id AND coordinator_id = :user_id
               AND peer_mentor_id = CAST(:mentor_id AS uuid)) AS assigned
 """
+_ACCESS_SQL = "SELECT" + ACCESS_COLUMNS
 
 
 def load_access(db: Queryable, org_id: UUID, user_id: UUID, mentor_id: UUID | None = None) -> Access:
@@ -83,10 +84,23 @@ def require_admin(db: Queryable, org_id: UUID, user_id: UUID, action: str = "cha
 
 def require_mentor_reader(db: Queryable, org_id: UUID, user_id: UUID, mentor_id: UUID) -> Access:
     """The mentor themself, a coordinator assigned to them, or an org admin."""
-    access = load_access(db, org_id, user_id, mentor_id)
+    return check_mentor_reader(load_access(db, org_id, user_id, mentor_id), mentor_id)
+
+
+def access_from_row(org_id: UUID, user_id: UUID, roles: object, assigned: object) -> Access:
+    """An Access from columns read by another statement (e.g. folded into a stats read)."""
+    return Access(
+        user_id=user_id,
+        org_id=org_id,
+        roles=frozenset(str(role) for role in (roles or [])),  # type: ignore[attr-defined]
+        assigned_to_mentor=bool(assigned),
+    )
+
+
+def check_mentor_reader(access: Access, mentor_id: UUID) -> Access:
     if not access.is_member:
         raise Forbidden(NOT_A_MEMBER)
-    if user_id == mentor_id or access.is_admin or access.assigned_to_mentor:
+    if access.user_id == mentor_id or access.is_admin or access.assigned_to_mentor:
         return access
     if access.is_coordinator:
         raise Forbidden("Coordinators can only see mentors assigned to them.")

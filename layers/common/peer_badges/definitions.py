@@ -124,6 +124,8 @@ def _not_found(definition_id: UUID) -> NotFound:
 # --- the cache ---------------------------------------------------------------------------
 
 _VERSION_SQL = "SELECT version FROM org_definition_versions WHERE org_id = :org_id"
+# For reads that fold the version check into their own statement.
+VERSION_COLUMN = "COALESCE((SELECT version FROM org_definition_versions WHERE org_id = :org_id), 0)"
 
 # One statement, so the version and the list come from the same snapshot.
 _LOAD_SQL = f"""
@@ -163,13 +165,17 @@ class DefinitionsCache:
             self._ttl = get_settings().definitions_cache_ttl_s
         return self._ttl
 
-    def get(self, db: Queryable, org_id: UUID) -> list[BadgeDefinition]:
+    def get(self, db: Queryable, org_id: UUID, current_version: int | None = None) -> list[BadgeDefinition]:
+        """`current_version`: the org's definitions version if the caller already read it in the same
+        statement as its other data (saves the version round trip)."""
         now = self._clock()
         with self._lock:
             entry = self._entries.get(org_id)
         if entry is not None and now - entry.loaded_at <= self.ttl:
-            row = db.query_one(_VERSION_SQL, org_id=org_id)
-            if int((row or {}).get("version") or 0) == entry.version:
+            if current_version is None:
+                row = db.query_one(_VERSION_SQL, org_id=org_id)
+                current_version = int((row or {}).get("version") or 0)
+            if current_version == entry.version:
                 return list(entry.definitions)
         return list(self._load(db, org_id, now).definitions)
 
@@ -196,9 +202,11 @@ class DefinitionsCache:
 definitions_cache = DefinitionsCache()
 
 
-def cached_org_definitions(db: Queryable, org_id: UUID) -> list[BadgeDefinition]:
+def cached_org_definitions(
+    db: Queryable, org_id: UUID, current_version: int | None = None
+) -> list[BadgeDefinition]:
     """The org's non-archived definitions, active and inactive (consumers filter), never stale."""
-    return definitions_cache.get(db, org_id)
+    return definitions_cache.get(db, org_id, current_version)
 
 
 # --- reads -------------------------------------------------------------------------------

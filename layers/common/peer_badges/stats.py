@@ -28,14 +28,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from peer_badges.auth import Access
+from peer_badges.auth import ACCESS_COLUMNS, Access, access_from_row, check_mentor_reader
 from peer_badges.db import Json, Row
+from peer_badges.definitions import VERSION_COLUMN
 from peer_badges.errors import BadRequest, Forbidden, NotFound
 from peer_badges.evaluation import (
     CountFact,
@@ -85,6 +86,17 @@ class Queryable(Protocol):
 _STATS_ONE = """
 SELECT * FROM mentor_stats_read(:org_id, ARRAY[CAST(:mentor_id AS uuid)], CAST(:today AS date),
                                 CAST(:now AS timestamptz))
+"""
+
+# What GET …/stats needs in one round trip: the caller's access, the definitions version for the
+# cache check, and the mentor's stats row (read alongside; discarded unless access allows it).
+_AUTHORISED_STATS_ONE = f"""
+SELECT {ACCESS_COLUMNS.strip()},
+       {VERSION_COLUMN} AS definitions_version,
+       s.*
+  FROM (SELECT 1) AS one
+  LEFT JOIN LATERAL mentor_stats_read(:org_id, ARRAY[CAST(:mentor_id AS uuid)], CAST(:today AS date),
+                                      CAST(:now AS timestamptz)) AS s ON true
 """
 
 _FACTS_ONE = """
@@ -282,6 +294,28 @@ def load_stats(
     if row is None or _is_unknown(row):
         raise _not_found(mentor_id)
     return _stats(row, org_id, definitions)
+
+
+def load_stats_for(
+    db: Queryable,
+    org_id: UUID,
+    caller: UUID,
+    mentor_id: UUID,
+    today: Today,
+    definitions: Callable[[int], Iterable[BadgeDefinition]],
+) -> PeerMentorStats:
+    """`load_stats` for a caller, authorised and cache-checked in the same single statement.
+
+    ``definitions(version)`` returns the org's definitions given the version read here
+    (e.g. ``lambda v: cached_org_definitions(db, org_id, v)``)."""
+    row = db.query_one(
+        _AUTHORISED_STATS_ONE, org_id=org_id, user_id=caller, mentor_id=mentor_id, **_clock(today)
+    )
+    assert row is not None
+    check_mentor_reader(access_from_row(org_id, caller, row["roles"], row["assigned"]), mentor_id)
+    if row["peer_mentor_id"] is None or _is_unknown(row):
+        raise _not_found(mentor_id)
+    return _stats(row, org_id, definitions(int(row["definitions_version"])))
 
 
 def list_stats(
