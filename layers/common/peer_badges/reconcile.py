@@ -224,7 +224,7 @@ def _chunks(candidates: list[Candidate]) -> list[list[Candidate]]:
     by_definition: dict[UUID, list[Candidate]] = {}
     for candidate in candidates:
         by_definition.setdefault(candidate.definition.id, []).append(candidate)
-    chunks = []
+    chunks: list[list[Candidate]] = []
     for definition_id in sorted(by_definition, key=str):
         ordered = sorted(by_definition[definition_id], key=lambda c: (str(c.peer_mentor_id), c.level))
         chunks.extend(ordered[start : start + AWARD_CHUNK] for start in range(0, len(ordered), AWARD_CHUNK))
