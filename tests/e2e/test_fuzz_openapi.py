@@ -7,7 +7,7 @@ its path ids sometimes pinned to that organisation's real mentor, definition and
 get past authorisation. Every response must be a non-5xx that the document describes: its status,
 content type, headers and body schema; and a request that breaks the document must not succeed.
 
-Bounded (FUZZ_EXAMPLES per operation and mode, 12 by default) and derandomized so `make test`
+Bounded (FUZZ_EXAMPLES per operation and mode, 6 by default) and derandomized so `make test`
 stays quick and repeatable; FUZZ_EXAMPLES=500 FUZZ_SEED=<n> explores further.
 """
 
@@ -51,7 +51,7 @@ pytestmark = pytest.mark.e2e
 DOCUMENT = REPO_ROOT / "docs" / "openapi.json"
 SCHEMA = schemathesis.openapi.from_path(DOCUMENT)
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
 SEED = os.environ.get("FUZZ_SEED")
 
 ROLES = ("admin", "coordinator", "mentor", "outsider")
