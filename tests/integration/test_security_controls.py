@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 import ssl
+import sys
 import time
 import uuid
 import warnings
@@ -441,6 +442,8 @@ def test_no_handler_logs_the_incoming_event() -> None:
 def test_no_handler_serves_swagger_or_the_openapi_document(name: str, path: str) -> None:
     # The HTTP API only routes template paths, but a handler must not answer these even if reached.
     module = HANDLERS[name]
+    source = inspect.getsource(module) + inspect.getsource(sys.modules[f"{name}.routes"])
+    assert "enable_swagger" not in source, name
     route_paths = [route.rule.pattern for route in module.app._static_routes + module.app._dynamic_routes]
     assert not any("swagger" in pattern or "openapi" in pattern for pattern in route_paths), name
     raw_path, _, query = path.partition("?")
