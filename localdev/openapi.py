@@ -82,6 +82,10 @@ def build_document(table: list[Route] | None = None) -> dict[str, Any]:
     components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = bearer.model_dump(
         mode="json", by_alias=True, exclude_none=True
     )
+    for operations in paths.values():
+        for operation in operations.values():
+            _add_edge_responses(operation)
+    components.setdefault("schemas", {})["AuthorizerRejection"] = _AUTHORIZER_REJECTION
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": API_VERSION, "description": DESCRIPTION},
@@ -93,6 +97,48 @@ def build_document(table: list[Route] | None = None) -> dict[str, Any]:
     if tags:
         document["tags"] = sorted(tags.values(), key=lambda tag: tag["name"])
     return document
+
+
+_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+_AUTHORIZER_REJECTION = {
+    "type": "object",
+    "title": "AuthorizerRejection",
+    "description": "API Gateway's JWT authorizer's answer; the request never reached the function.",
+    "properties": {"message": {"type": "string", "example": "Unauthorized"}},
+    "required": ["message"],
+}
+
+
+def _add_edge_responses(operation: dict[str, Any]) -> None:
+    """Statuses every route can give that no single route declares: the authorizer's 401 (its own
+    shape), the shared edge's 413/415 for bodies, and 503 with Retry-After when the database is away."""
+    responses = operation.setdefault("responses", {})
+    responses["401"] = {
+        "description": "No valid access token (missing, expired, wrong issuer/audience or signature).",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/AuthorizerRejection"},
+                        {"$ref": "#/components/schemas/ErrorResponse"},
+                    ]
+                }
+            }
+        },
+    }
+    if "requestBody" in operation:
+        responses.setdefault(
+            "413", {"description": "The body is larger than the API accepts.", "content": _ERROR}
+        )
+        responses.setdefault("415", {"description": "The body is not application/json.", "content": _ERROR})
+    responses.setdefault(
+        "503",
+        {
+            "description": "The database is briefly unavailable; retry after the Retry-After seconds.",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+            "content": _ERROR,
+        },
+    )
 
 
 def missing_routes(document: dict[str, Any], table: list[Route] | None = None) -> list[str]:

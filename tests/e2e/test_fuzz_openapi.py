@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import uuid
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -56,33 +55,9 @@ SEED = os.environ.get("FUZZ_SEED")
 
 ROLES = ("admin", "coordinator", "mentor", "outsider")
 
-# Statuses these routes really return that the committed document does not declare (their
-# `responses=` list only errors, and Powertools then documents nothing else). Reported to the lead;
-# an entry goes when its route declares the status (the last test below warns when).
-UNDECLARED = {
-    ("GET", "/orgs/{org_id}/badge-definitions"): {200},
-    ("POST", "/orgs/{org_id}/badge-definitions"): {201},
-    ("GET", "/orgs/{org_id}/badge-definitions/{definition_id}"): {200},
-    ("PATCH", "/orgs/{org_id}/badge-definitions/{definition_id}"): {200},
-    ("DELETE", "/orgs/{org_id}/badge-definitions/{definition_id}"): {204},
-    ("POST", "/orgs/{org_id}/badge-definitions/{definition_id}/archive"): {200},
-    ("POST", "/orgs/{org_id}/badge-definitions/{definition_id}/unarchive"): {200},
-    ("POST", "/orgs/{org_id}/badge-definitions/validate"): {200},
-    ("POST", "/orgs/{org_id}/badge-definitions/preview"): {200},
-    ("POST", "/orgs/{org_id}/evaluations"): {200},
-}
-
-
-def status_code_declared(ctx: Any, response: Any, case: Any) -> bool | None:
-    """status_code_conformance, less the known gaps above."""
-    if response.status_code in UNDECLARED.get((case.method.upper(), case.path), set()):
-        return None
-    return status_code_conformance(ctx, response, case)
-
-
 CHECKS = [
     not_a_server_error,
-    status_code_declared,
+    status_code_conformance,
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
@@ -220,14 +195,3 @@ def test_every_response_is_documented_and_none_is_a_server_error(
     if SEED is not None:
         fuzz = hypothesis.seed(int(SEED))(fuzz)
     fuzz()
-
-
-def test_each_known_gap_names_a_documented_route_and_warns_once_declared() -> None:
-    """An entry for a route the document lacks would hide nothing but mislead; a declared one must go."""
-    paths = SCHEMA.raw_schema["paths"]
-    for (method, path), statuses in UNDECLARED.items():
-        assert method.lower() in paths.get(path, {}), f"{method} {path} is not in the document"
-        declared = set(paths[path][method.lower()]["responses"])
-        fixed = sorted(status for status in statuses if str(status) in declared)
-        if fixed:
-            warnings.warn(f"{method} {path} now declares {fixed}: remove it from UNDECLARED", stacklevel=1)

@@ -59,6 +59,13 @@ def _errors(*statuses: int) -> dict[int, OpenAPIResponse]:
     }
 
 
+def _ok(model: Any, status: int = 200, description: str = "OK") -> dict[int, OpenAPIResponse]:
+    # Powertools documents only the listed responses once `responses=` is given: list success too.
+    if model is None:
+        return {status: {"description": description}}
+    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
 def _reply(model: BaseModel | None, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     # The body stays a model: Powertools validates it against the route's return annotation.
     return Response(status, content_types.APPLICATION_JSON, model if model is not None else "", headers or {})
@@ -84,7 +91,7 @@ def _request_id() -> str:
     return router.current_event.request_context.request_id
 
 
-@router.get(BASE, responses=_errors(400, 401, 403))
+@router.get(BASE, responses={**_ok(Page[BadgeDefinition]), **_errors(400, 401, 403)})
 def list_badge_definitions(
     org_id: UUID, include_archived: Annotated[bool, Query()] = False
 ) -> Response[Page[BadgeDefinition]]:
@@ -94,7 +101,11 @@ def list_badge_definitions(
     return _reply(Page[BadgeDefinition](items=tuple(items)))
 
 
-@router.post(BASE, status_code=201, responses=_errors(400, 401, 403, 409, 422))
+@router.post(
+    BASE,
+    status_code=201,
+    responses={**_ok(BadgeDefinition, 201, "Created"), **_errors(400, 401, 403, 409, 422)},
+)
 def create_badge_definition(org_id: UUID, body: BadgeDefinitionCreate) -> Response[BadgeDefinition]:
     db = get_database()
     caller = caller_id(router)
@@ -104,21 +115,23 @@ def create_badge_definition(org_id: UUID, body: BadgeDefinitionCreate) -> Respon
     return _reply(created, 201, {**_etag(created), "Location": location})
 
 
-@router.post(BASE + "/validate", responses=_errors(400, 401, 403))
+@router.post(BASE + "/validate", responses={**_ok(ValidationResult), **_errors(400, 401, 403)})
 def validate_badge_definition(org_id: UUID, body: DraftBody) -> Response[ValidationResult]:
     db = get_database()
     require_admin(db, org_id, caller_id(router), "validate badge definitions")
     return _reply(definitions.validate_draft(body))
 
 
-@router.post(BASE + "/preview", responses=_errors(400, 401, 403, 422))
+@router.post(
+    BASE + "/preview", responses={**_ok(definitions.DefinitionPreview), **_errors(400, 401, 403, 422)}
+)
 def preview_badge_definition(org_id: UUID, body: DraftBody) -> Response[definitions.DefinitionPreview]:
     db = get_database()
     require_admin(db, org_id, caller_id(router), "preview badge definitions")
     return _reply(definitions.preview_draft(db, org_id, body))
 
 
-@router.get(ONE, responses=_errors(400, 401, 403, 404))
+@router.get(ONE, responses={**_ok(BadgeDefinition), **_errors(400, 401, 403, 404)})
 def get_badge_definition(org_id: UUID, definition_id: UUID) -> Response[BadgeDefinition]:
     db = get_database()
     require_member(db, org_id, caller_id(router))
@@ -126,7 +139,7 @@ def get_badge_definition(org_id: UUID, definition_id: UUID) -> Response[BadgeDef
     return _reply(definition, headers=_etag(definition))
 
 
-@router.patch(ONE, responses=_errors(400, 401, 403, 404, 409, 412, 422))
+@router.patch(ONE, responses={**_ok(BadgeDefinition), **_errors(400, 401, 403, 404, 409, 412, 422)})
 def update_badge_definition(
     org_id: UUID, definition_id: UUID, body: BadgeDefinitionPatch, if_match: IfMatch = None
 ) -> Response[BadgeDefinition]:
@@ -139,7 +152,9 @@ def update_badge_definition(
     return _reply(updated, headers=_etag(updated))
 
 
-@router.delete(ONE, status_code=204, responses=_errors(400, 401, 403, 404, 409, 412))
+@router.delete(
+    ONE, status_code=204, responses={**_ok(None, 204, "Deleted"), **_errors(400, 401, 403, 404, 409, 412)}
+)
 def delete_badge_definition(org_id: UUID, definition_id: UUID, if_match: IfMatch = None) -> Response[None]:
     db = get_database()
     caller = caller_id(router)
@@ -148,7 +163,7 @@ def delete_badge_definition(org_id: UUID, definition_id: UUID, if_match: IfMatch
     return _reply(None, 204)
 
 
-@router.post(ONE + "/archive", responses=_errors(400, 401, 403, 404, 412))
+@router.post(ONE + "/archive", responses={**_ok(BadgeDefinition), **_errors(400, 401, 403, 404, 412)})
 def archive_badge_definition(
     org_id: UUID, definition_id: UUID, if_match: IfMatch = None
 ) -> Response[BadgeDefinition]:
@@ -161,7 +176,7 @@ def archive_badge_definition(
     return _reply(archived, headers=_etag(archived))
 
 
-@router.post(ONE + "/unarchive", responses=_errors(400, 401, 403, 404, 412))
+@router.post(ONE + "/unarchive", responses={**_ok(BadgeDefinition), **_errors(400, 401, 403, 404, 412)})
 def unarchive_badge_definition(
     org_id: UUID, definition_id: UUID, if_match: IfMatch = None
 ) -> Response[BadgeDefinition]:

@@ -33,7 +33,16 @@ def _errors(*statuses: int) -> dict[int, OpenAPIResponse]:
     }
 
 
-@router.post("/orgs/<org_id>/evaluations", responses=_errors(400, 401, 403, 422))
+@router.post(
+    "/orgs/<org_id>/evaluations",
+    responses={
+        200: {
+            "description": "Mentors evaluated and badges awarded (with dry_run: what would be awarded).",
+            "content": {"application/json": {"model": EvaluationResponse}},
+        },
+        **_errors(400, 401, 403, 422),
+    },
+)
 def run_evaluation(org_id: UUID, body: EvaluationRequest) -> Response[EvaluationResponse]:
     db = get_database()
     require_admin(db, org_id, caller_id(router), "run evaluations")
