@@ -268,8 +268,16 @@ class LocalApi:
     async def health(self, _: Request) -> Response:
         return JSONResponse({"status": "ok", "routes": len(self.routes)})
 
+    async def _unrouted(self, scope: Any, receive: Any, send: Any) -> None:
+        # Paths Starlette's patterns cannot match (e.g. an encoded newline in a segment) still go to
+        # the HTTP API routing, as API Gateway would send them, rather than a bare text 404.
+        if scope["type"] != "http":
+            return
+        response = await self.dispatch(Request(scope, receive))
+        await response(scope, receive, send)
+
     def app(self) -> Starlette:
-        return Starlette(
+        application = Starlette(
             routes=[
                 HttpRoute("/_local/token", self.mint_token, methods=["POST"]),
                 HttpRoute("/_local/jwks.json", self.jwks, methods=["GET"]),
@@ -291,6 +299,8 @@ class LocalApi:
                 HttpRoute("/{path:path}", self.dispatch, methods=_METHODS),
             ]
         )
+        application.router.default = self._unrouted
+        return application
 
 
 _SWAGGER_PAGE = """<!DOCTYPE html>

@@ -243,3 +243,15 @@ def test_the_openapi_document_and_swagger_ui_are_served(client: TestClient) -> N
     assert page.status_code == 200 and "/openapi.json" in page.text
     assert client.get("/docs/swagger-ui-bundle.js").status_code == 200
     assert client.get("/docs/swagger-ui.css").status_code == 200
+
+
+def test_a_path_segment_with_a_control_character_still_reaches_the_template_route(
+    client: TestClient, functions: RecordingFunctions, auth: dict[str, str]
+) -> None:
+    # Given a mentor id holding an encoded newline (API Gateway routes it; the handler rejects the id)
+    response = client.get(f"/orgs/{ORG}/mentors/bad%0Aid/stats", headers=auth)
+    # Then the request is routed to the template's function, not answered by a bare text 404
+    assert response.status_code == 200
+    function, event = functions.calls[-1]
+    assert function == "GetStatsFunction"
+    assert event["pathParameters"]["mentor_id"] == "bad\nid"
