@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-from localdev.scheduler import DRAIN_THREAD, DrainLoop, IdleDrainFilter, drain_schedule
+from localdev.scheduler import DRAIN_THREAD, LOCAL_BATCH, DrainLoop, IdleDrainFilter, drain_schedule
 from localdev.template_routes import Schedule
 
 
@@ -45,9 +45,9 @@ def test_the_loop_invokes_the_function_with_the_schedules_input_until_stopped() 
     loop.stop()
     fired = len(functions.events)
     time.sleep(0.05)
-    # Then it fired the template's event repeatedly, and nothing after stop
+    # Then it fired the template's event (in small local batches) repeatedly, and nothing after stop
     assert fired >= 3 and len(functions.events) == fired
-    assert functions.events[0] == ("EvaluateBadgesFunction", {"action": "drain"})
+    assert functions.events[0] == ("EvaluateBadgesFunction", {"action": "drain", **LOCAL_BATCH})
 
 
 def test_a_failing_function_does_not_stop_the_loop() -> None:
