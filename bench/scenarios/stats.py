@@ -47,7 +47,7 @@ def run(bench: Bench) -> None:
                     "bare PK lookup of mentor_stats",
                     baseline,
                     Target("ratio_max", 3),
-                    note="3 statements: access, definitions version, stats",
+                    note="one statement: access, definitions version and stats together",
                 )
             )
     low, high = sizes[0], sizes[-1]
