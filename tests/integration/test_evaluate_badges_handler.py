@@ -201,3 +201,19 @@ def test_bad_requests_are_clear_4xx(db: Database, org: Org) -> None:
     bad_id = api_event("POST", "/orgs/not-a-uuid/evaluations", sub=org.admin, body={})
     reply = invoke(lambda_handler, bad_id)
     assert reply.status == 400 and reply.error_code == "invalid_path_parameter"
+
+
+def test_one_organisations_failing_reconcile_does_not_starve_the_others(
+    db: Database, org: Org, subscriber: Any
+) -> None:
+    # Given a reconcile job naming a broken organisation id before a healthy one
+    add_activity(db, org.id, org.mentor, date(2026, 11, 2))
+    db.query("DELETE FROM evaluation_outbox")
+    event = {"action": "reconcile", "org_ids": ["not-an-org", str(org.id)]}
+    # When it runs, the healthy org is reconciled and the invocation still fails visibly afterwards
+    with pytest.raises(RuntimeError, match="reconcile failed for 1 organisation"):
+        lambda_handler(event, LambdaContext())
+    assert (
+        db.query_one("SELECT count(*) AS n FROM earned_badges WHERE peer_mentor_id = :m", m=org.mentor)["n"]
+        == 1
+    )

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -76,16 +77,35 @@ def reconcile(job: Job, metrics: Metrics) -> dict[str, Any]:
     db = get_database()
     now = datetime.now(UTC)
     org_ids = job.org_ids or [str(org_id) for org_id in all_org_ids(db)]
-    totals = {"action": "reconcile", "organisations": 0, "mentors": 0, "awarded": 0, "repaired_snapshots": 0}
+    totals: dict[str, Any] = {
+        "action": "reconcile",
+        "organisations": 0,
+        "mentors": 0,
+        "awarded": 0,
+        "repaired_snapshots": 0,
+        "failed_organisations": [],
+    }
     for org_id in org_ids:
-        report = reconcile_org(db, org_id, now=now, correlation_id=logger.get_correlation_id())  # type: ignore[arg-type]
+        # One organisation's failure (say, a timeout on a huge org) must not starve the others.
+        try:
+            report = reconcile_org(db, UUID(str(org_id)), now=now, correlation_id=logger.get_correlation_id())
+        except Exception:
+            logger.exception("reconcile failed for one organisation", extra={"org_id": str(org_id)})
+            totals["failed_organisations"].append(str(org_id))
+            continue
         totals["organisations"] += 1
         totals["mentors"] += report.mentors
         totals["awarded"] += len(report.awarded)
         totals["repaired_snapshots"] += report.repaired_snapshots
         # Publish as we go so a huge backfill does not pile up in the outbox.
         publish_pending(db, events_client(), get_settings().event_bus_name, limit=1000)
+    metrics.add_metric(
+        name="ReconcileFailedOrganisations", unit=MetricUnit.Count, value=len(totals["failed_organisations"])
+    )
     metrics.add_metric(name="ReconcileAwarded", unit=MetricUnit.Count, value=totals["awarded"])
     metrics.add_metric(name="SnapshotsRepaired", unit=MetricUnit.Count, value=totals["repaired_snapshots"])
     logger.info("reconcile finished", extra=totals)
+    if totals["failed_organisations"]:
+        # Fail the invocation after the others are done: the async retry and the DLQ make it visible.
+        raise RuntimeError(f"reconcile failed for {len(totals['failed_organisations'])} organisation(s)")
     return totals

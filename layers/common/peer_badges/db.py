@@ -27,7 +27,20 @@ from peer_badges.settings import Settings, get_settings
 Row = dict[str, Any]
 
 # SQLSTATEs that mean "the server or the connection is gone / too slow", not "your query is wrong".
-_UNAVAILABLE_STATES = {"57014", "57P01", "57P02", "57P03", "08000", "08003", "08006", "53300", "55P03"}
+# 40P01/40001: a deadlock or serialization failure victim; retrying the request succeeds.
+_UNAVAILABLE_STATES = {
+    "40P01",
+    "40001",
+    "57014",
+    "57P01",
+    "57P02",
+    "57P03",
+    "08000",
+    "08003",
+    "08006",
+    "53300",
+    "55P03",
+}
 _NETWORK_MESSAGES = (
     "network error",
     "communication error",
@@ -135,10 +148,16 @@ class _Connection(pg8000.native.Connection):
         if not params or stream is not None or types is not None:
             return super().run(sql, stream=stream, types=types, **params)
         statement, make_vals = _to_statement(sql)
+        # Everything that can fail on the client side happens before the first byte is buffered,
+        # so a bad parameter never leaves half a message queue behind for the next statement.
+        values = make_params(self.py_types, make_vals(params))
+        for value in values:
+            if value is not None:
+                value.encode(self._client_encoding)
         context = pg8000.core.Context(statement)
         self.send_PARSE(pg8000.core.NULL_BYTE, statement, ())
         self.send_DESCRIBE_STATEMENT(pg8000.core.NULL_BYTE)
-        self.send_BIND(pg8000.core.NULL_BYTE, make_params(self.py_types, make_vals(params)))
+        self.send_BIND(pg8000.core.NULL_BYTE, values)
         self.send_EXECUTE()
         pg8000.core._write(self._sock, pg8000.core.SYNC_MSG)
         pg8000.core._flush(self._sock)
@@ -268,8 +287,10 @@ class Database:
         except BaseException as error:
             self._rollback_quietly()
             if is_unavailable(error) and not isinstance(error, ServiceUnavailable):
-                self._discard()
-                raise ServiceUnavailable("The database is not reachable right now.") from error
+                # A timeout or deadlock leaves a healthy connection; only a broken one is dropped.
+                if is_connection_error(error):
+                    self._discard()
+                raise ServiceUnavailable("The database is busy or not reachable right now.") from error
             raise
 
     def _rollback_quietly(self) -> None:

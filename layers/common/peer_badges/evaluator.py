@@ -162,7 +162,8 @@ def evaluate_mentors(
     awarded: list[EarnedBadge] = []
     try:
         with db.transaction() as tx:
-            for mentor_id in mentor_ids:
+            # One fixed order, so two admins re-evaluating overlapping lists never deadlock.
+            for mentor_id in sorted(mentor_ids, key=str):
                 awarded.extend(
                     evaluate_mentor(
                         tx, org_id, mentor_id, today=today, backfill=True, correlation_id=correlation_id
