@@ -21,12 +21,11 @@ from hypothesis import strategies as st
 
 from peer_badges.db import Database
 from tests.helpers import Org, add_activity, seed_org
-
-SNAPSHOT_COLUMNS = (
-    "total_count, by_type, total_minutes, first_activity_date, last_activity_date, "
-    "last_active_week, latest_run_weeks, longest_streak_weeks"
+from tests.integration.stats_checks import (
+    SNAPSHOT_COLUMNS,
+    assert_buckets_match_raw,
+    assert_snapshot_matches_reference,
 )
-COUNTED = "status = 'approved' AND deleted_at IS NULL"
 
 # Mondays of consecutive ISO weeks: W[0] = 2 March 2026.
 W = [date(2026, 3, 2) + timedelta(weeks=n) for n in range(30)]
@@ -69,43 +68,8 @@ def streak(db: Database, org: Org, mentor: uuid.UUID | None = None) -> tuple[dat
 
 def assert_consistent(db: Database) -> None:
     """Snapshot == reference for every mentor of every org, and buckets == raw aggregates."""
-    snapshot = {
-        (r["org_id"], r["peer_mentor_id"]): r
-        for r in db.query(f"SELECT org_id, peer_mentor_id, {SNAPSHOT_COLUMNS} FROM mentor_stats")
-    }
-    reference = {
-        (r["org_id"], r["peer_mentor_id"]): r
-        for org in db.query("SELECT id FROM organizations")
-        for r in db.query(
-            f"SELECT org_id, peer_mentor_id, {SNAPSHOT_COLUMNS} FROM reference_mentor_stats(:o)", o=org["id"]
-        )
-    }
-    empty = {
-        "total_count": 0,
-        "by_type": {},
-        "total_minutes": 0,
-        "first_activity_date": None,
-        "last_activity_date": None,
-        "last_active_week": None,
-        "latest_run_weeks": 0,
-        "longest_streak_weeks": 0,
-    }
-    for key in snapshot.keys() | reference.keys():
-        got = {k: v for k, v in snapshot.get(key, empty).items() if k not in ("org_id", "peer_mentor_id")}
-        want = {k: v for k, v in reference.get(key, empty).items() if k not in ("org_id", "peer_mentor_id")}
-        assert got == want, f"mentor {key}"
-
-    weeks_raw = f"""SELECT org_id, peer_mentor_id, date_trunc('week', activity_date::timestamp)::date, activity_type,
-                           count(*), coalesce(sum(duration_minutes), 0)
-                    FROM activities WHERE {COUNTED} GROUP BY 1, 2, 3, 4"""
-    weeks_kept = (
-        "SELECT org_id, peer_mentor_id, week_start, activity_type, n, minutes FROM mentor_week_activity"
-    )
-    assert db.query(f"({weeks_kept} EXCEPT {weeks_raw}) UNION ALL ({weeks_raw} EXCEPT {weeks_kept})") == []
-    years_raw = f"""SELECT org_id, peer_mentor_id, extract(year FROM activity_date)::int, activity_type, count(*)
-                    FROM activities WHERE {COUNTED} GROUP BY 1, 2, 3, 4"""
-    years_kept = "SELECT org_id, peer_mentor_id, year, activity_type, n FROM mentor_year_activity"
-    assert db.query(f"({years_kept} EXCEPT {years_raw}) UNION ALL ({years_raw} EXCEPT {years_kept})") == []
+    assert_snapshot_matches_reference(db, [org["id"] for org in db.query("SELECT id FROM organizations")])
+    assert_buckets_match_raw(db)
 
 
 def xact_writes(tx: Any, table: str) -> tuple[int, int, int]:

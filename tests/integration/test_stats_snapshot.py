@@ -36,6 +36,11 @@ from peer_badges.evaluation import (
 from peer_badges.migrations import migrate
 from peer_badges.stats import _FACTS_ONE, _STATS_ONE, load_facts, load_stats
 from tests.helpers import Org, add_activity, seed_org
+from tests.integration.stats_checks import (
+    SNAPSHOT_COLUMNS,
+    assert_buckets_match_raw,
+    assert_snapshot_matches_reference,
+)
 
 # Dates around the two recent years with an ISO week 53 (2020-12-28..2021-01-03, 2026-12-28..2027-01-03).
 DAYS = [date(2020, 12, 14) + timedelta(days=n) for n in range(35)] + [
@@ -208,75 +213,6 @@ def apply(world: World, op: tuple[Any, ...]) -> None:
 
 # --- checks ----------------------------------------------------------------------------------
 
-SNAPSHOT_COLUMNS = (
-    "total_count, by_type, total_minutes, first_activity_date, last_activity_date, "
-    "last_active_week, latest_run_weeks, longest_streak_weeks"
-)
-
-
-def assert_snapshot_matches_reference(world: World) -> None:
-    db = world.db
-    snapshot = {
-        (r["org_id"], r["peer_mentor_id"]): r
-        for r in db.query(f"SELECT org_id, peer_mentor_id, {SNAPSHOT_COLUMNS} FROM mentor_stats")
-    }
-    reference = {}
-    for org_id in world.orgs:
-        for r in db.query(
-            f"SELECT org_id, peer_mentor_id, {SNAPSHOT_COLUMNS} FROM reference_mentor_stats(:o)", o=org_id
-        ):
-            reference[(r["org_id"], r["peer_mentor_id"])] = r
-    empty = {
-        "total_count": 0,
-        "by_type": {},
-        "total_minutes": 0,
-        "first_activity_date": None,
-        "last_activity_date": None,
-        "last_active_week": None,
-        "latest_run_weeks": 0,
-        "longest_streak_weeks": 0,
-    }
-    for key in snapshot.keys() | reference.keys():
-        got = {k: v for k, v in snapshot.get(key, {"org_id": None, "peer_mentor_id": None, **empty}).items()}
-        want = {
-            k: v for k, v in reference.get(key, {"org_id": None, "peer_mentor_id": None, **empty}).items()
-        }
-        got.pop("org_id"), got.pop("peer_mentor_id"), want.pop("org_id"), want.pop("peer_mentor_id")
-        assert got == want, f"mentor {key}"
-    for org_id in world.orgs:
-        assert db.query("SELECT * FROM mentor_stats_drift(:o)", o=org_id) == []
-
-
-def assert_buckets_match_raw(world: World) -> None:
-    db = world.db
-    counted = "status = 'approved' AND deleted_at IS NULL"
-    weeks_differ = db.query(
-        f"""(SELECT org_id, peer_mentor_id, week_start, activity_type, n, minutes FROM mentor_week_activity
-             EXCEPT
-             SELECT org_id, peer_mentor_id, date_trunc('week', activity_date::timestamp)::date, activity_type,
-                    count(*), coalesce(sum(duration_minutes), 0)
-             FROM activities WHERE {counted} GROUP BY 1, 2, 3, 4)
-            UNION ALL
-            (SELECT org_id, peer_mentor_id, date_trunc('week', activity_date::timestamp)::date, activity_type,
-                    count(*), coalesce(sum(duration_minutes), 0)
-             FROM activities WHERE {counted} GROUP BY 1, 2, 3, 4
-             EXCEPT
-             SELECT org_id, peer_mentor_id, week_start, activity_type, n, minutes FROM mentor_week_activity)"""
-    )
-    assert weeks_differ == []
-    years_differ = db.query(
-        f"""(SELECT org_id, peer_mentor_id, year, activity_type, n FROM mentor_year_activity
-             EXCEPT
-             SELECT org_id, peer_mentor_id, extract(year FROM activity_date)::int, activity_type, count(*)
-             FROM activities WHERE {counted} GROUP BY 1, 2, 3, 4)
-            UNION ALL
-            (SELECT org_id, peer_mentor_id, extract(year FROM activity_date)::int, activity_type, count(*)
-             FROM activities WHERE {counted} GROUP BY 1, 2, 3, 4
-             EXCEPT
-             SELECT org_id, peer_mentor_id, year, activity_type, n FROM mentor_year_activity)"""
-    )
-    assert years_differ == []
-
 
 @PROPERTY_SETTINGS
 @given(start=st.lists(row_strategy, max_size=12), ops=st.lists(op_strategy, min_size=1, max_size=12))
@@ -286,11 +222,11 @@ def test_snapshot_equals_reference_after_every_write(
     reset(world)
     if start:
         insert_rows(world, start)
-        assert_snapshot_matches_reference(world)
+        assert_snapshot_matches_reference(world.db, world.orgs)
     for op in ops:
         apply(world, op)
-        assert_snapshot_matches_reference(world)
-        assert_buckets_match_raw(world)
+        assert_snapshot_matches_reference(world.db, world.orgs)
+        assert_buckets_match_raw(world.db)
 
 
 # --- facts against a Python oracle -----------------------------------------------------------
