@@ -9,10 +9,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from award_badge.handler import lambda_handler
 from peer_badges import db as db_module
@@ -21,6 +19,7 @@ from peer_badges.db import Database, Json
 from peer_badges.events import set_events_client
 from peer_badges.models import BadgeDefinition, EarnedBadge
 from peer_badges.settings import get_settings
+from tests.aws import moto_event_bus
 from tests.helpers import Org, Reply, api_event, invoke, seed_org
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events" / "award_badge"
@@ -39,31 +38,9 @@ Received = Callable[[], list[dict[str, Any]]]
 @pytest.fixture
 def received(monkeypatch: pytest.MonkeyPatch) -> Iterator[Received]:
     """moto EventBridge as the handlers' client; `received()` is what reached a subscriber's queue."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-north-1",
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client, sqs = boto3.client("events"), boto3.client("sqs")
-        bus = get_settings().event_bus_name
-        client.create_event_bus(Name=bus)
-        queue_url = sqs.create_queue(QueueName="subscriber")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        client.put_rule(Name="awards", EventBusName=bus, EventPattern=json.dumps({"source": ["peer-badges"]}))
-        client.put_targets(Rule="awards", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
-        messages: list[dict[str, Any]] = []
-
-        def collect() -> list[dict[str, Any]]:
-            while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
-                messages.extend(json.loads(message["Body"]) for message in batch)
-            return messages
-
-        set_events_client(client)
-        yield collect
+    with moto_event_bus(monkeypatch, get_settings().event_bus_name) as bus:
+        set_events_client(bus.client)
+        yield bus.messages
         set_events_client(None)
 
 

@@ -9,14 +9,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from evaluate_badges.handler import lambda_handler
 from peer_badges.db import Database, Json
 from peer_badges.definitions import definitions_cache
 from peer_badges.events import set_events_client
+from tests.aws import moto_event_bus
 from tests.helpers import LambdaContext, Org, add_activity, api_event, invoke, seed_org
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "evaluate_badges"
@@ -44,32 +43,11 @@ def sample_api(name: str, org_id: uuid.UUID, sub: uuid.UUID | None, body: Any = 
 
 @pytest.fixture
 def subscriber(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """EventBridge (moto) with a rule forwarding every peer-badges event to an SQS queue."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-north-1",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-    }.items():
-        monkeypatch.setenv(name, value)
+    """moto EventBridge as the handlers' client; `subscriber()` is what reached a subscriber's queue."""
     monkeypatch.setenv("EVENT_BUS_NAME", BUS)
-    with mock_aws():
-        events, sqs = boto3.client("events"), boto3.client("sqs")
-        events.create_event_bus(Name=BUS)
-        url = sqs.create_queue(QueueName="subscriber")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name="all", EventBusName=BUS, EventPattern=json.dumps({"source": ["peer-badges"]}))
-        events.put_targets(Rule="all", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
-        set_events_client(events)
-
-        def received() -> list[dict[str, Any]]:
-            out = []
-            while True:
-                batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-                if not batch:
-                    return out
-                out.extend(json.loads(m["Body"]) for m in batch)
-
-        yield received
+    with moto_event_bus(monkeypatch, BUS) as bus:
+        set_events_client(bus.client)
+        yield bus.messages
         set_events_client(None)
 
 

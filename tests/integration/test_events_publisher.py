@@ -11,7 +11,6 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -19,13 +18,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, NoRegionError
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from peer_badges import events
 from peer_badges.awards import AwardCommand, AwardDefinition, award_in_own_transaction
 from peer_badges.db import Database, Json
 from peer_badges.events import PublishReport, publish_after_commit, publish_pending
 from peer_badges.models import BadgeAwardedEvent, BadgeDefinition, EarnedBadge
+from tests.aws import Bus, moto_event_bus
 from tests.helpers import Org, seed_org
 
 BUS = "peer-badges-test"
@@ -33,45 +32,10 @@ THRESHOLD = {"type": "threshold", "schema_version": 1, "threshold": 10}
 MILESTONE = {"type": "milestone", "schema_version": 1, "thresholds": [3, 15], "payable": True}
 
 
-@dataclass
-class Bus:
-    client: Any
-    sqs: Any
-    queue_url: str
-    received: list[dict[str, Any]] = field(default_factory=list)
-
-    def messages(self) -> list[dict[str, Any]]:
-        """Everything delivered to the subscriber's queue so far."""
-        while batch := self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
-            "Messages"
-        ):
-            self.received.extend(json.loads(message["Body"]) for message in batch)
-        return self.received
-
-    def keys(self) -> Counter[tuple[str, str]]:
-        return Counter((m["detail-type"], m["detail"]["idempotency_key"]) for m in self.messages())
-
-
 @pytest.fixture
 def bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bus]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-north-1",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client, sqs = boto3.client("events"), boto3.client("sqs")
-        client.create_event_bus(Name=BUS)
-        queue_url = sqs.create_queue(QueueName="subscriber")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        client.put_rule(
-            Name="all-awards", EventBusName=BUS, EventPattern=json.dumps({"source": ["peer-badges"]})
-        )
-        client.put_targets(Rule="all-awards", EventBusName=BUS, Targets=[{"Id": "subscriber", "Arn": arn}])
-        yield Bus(client=client, sqs=sqs, queue_url=queue_url)
+    with moto_event_bus(monkeypatch, BUS) as bus:
+        yield bus
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from peer_badges.db import Database, Json, connect, params_from_settings, params
 from peer_badges.definitions import definitions_cache
 from peer_badges.events import set_events_client
 from peer_badges.settings import Settings
+from tests.aws import fake_credentials
 from tests.helpers import LambdaContext, Org, add_activity, api_event, invoke, seed_org
 from tests.integration.captured_logs import captured_logs
 
@@ -331,12 +332,7 @@ def test_in_aws_the_functions_verify_tls_by_default_with_the_secret_from_secrets
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given the settings the template gives the functions, and the database secret in Secrets Manager
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-north-1",
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-    }.items():
-        monkeypatch.setenv(name, value)
+    fake_credentials(monkeypatch)
     with mock_aws():
         arn = boto3.client("secretsmanager").create_secret(
             Name="peer-badges/db",

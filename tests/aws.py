@@ -1,0 +1,63 @@
+"""moto stand-ins for the AWS services the bundle talks to."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+
+def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_DEFAULT_REGION": "eu-north-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+@dataclass
+class Bus:
+    """An EventBridge bus with a rule forwarding every peer-badges event to a subscriber's SQS queue."""
+
+    client: Any
+    sqs: Any
+    queue_url: str
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Everything delivered to the subscriber's queue so far."""
+        while batch := self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+            "Messages"
+        ):
+            self.received.extend(json.loads(message["Body"]) for message in batch)
+        return self.received
+
+    def keys(self) -> Counter[tuple[str, str]]:
+        return Counter((m["detail-type"], m["detail"]["idempotency_key"]) for m in self.messages())
+
+
+@contextmanager
+def moto_event_bus(monkeypatch: pytest.MonkeyPatch, bus_name: str) -> Iterator[Bus]:
+    fake_credentials(monkeypatch)
+    with mock_aws():
+        client, sqs = boto3.client("events"), boto3.client("sqs")
+        client.create_event_bus(Name=bus_name)
+        queue_url = sqs.create_queue(QueueName="subscriber")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        client.put_rule(
+            Name="all-awards", EventBusName=bus_name, EventPattern=json.dumps({"source": ["peer-badges"]})
+        )
+        client.put_targets(
+            Rule="all-awards", EventBusName=bus_name, Targets=[{"Id": "subscriber", "Arn": arn}]
+        )
+        yield Bus(client=client, sqs=sqs, queue_url=queue_url)
