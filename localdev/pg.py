@@ -13,7 +13,8 @@ from urllib.parse import urlparse, urlunparse
 
 import pg8000.native
 
-from peer_badges.db import params_from_url
+from peer_badges.db import connect, params_from_url
+from peer_badges.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,16 +29,8 @@ def start_embedded(pgdata: Path, cleanup_mode: str | None = "stop") -> tuple[obj
 
 
 def admin_connection(url: str) -> pg8000.native.Connection:
-    params = params_from_url(url)
-    return pg8000.native.Connection(
-        params.user,
-        password=params.password,
-        database=params.database,
-        host=params.host or "localhost",
-        port=params.port,
-        unix_sock=params.unix_sock,
-        ssl_context=params.ssl_context,
-    )
+    """A connection for set-up work (databases, migrations), built the way the handlers build theirs."""
+    return connect(params_from_url(url), Settings(database_url=url, db_statement_timeout_ms=300_000))
 
 
 def with_database(url: str, database: str) -> str:

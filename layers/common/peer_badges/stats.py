@@ -160,14 +160,6 @@ def local_date(now: datetime, timezone: str) -> date:
     return now.astimezone(ZoneInfo(timezone)).date()
 
 
-def org_today(db: Queryable, org_id: UUID, now: datetime) -> date:
-    """The org-local date at ``now`` (one primary-key lookup)."""
-    row = db.query_one("SELECT timezone FROM organizations WHERE id = :org_id", org_id=org_id)
-    if row is None:
-        raise NotFound("There is no such organisation.")
-    return local_date(now, str(row["timezone"]))
-
-
 def _clock(today: Today) -> dict[str, Any]:
     if isinstance(today, datetime):
         if today.tzinfo is None:
