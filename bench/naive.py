@@ -27,9 +27,9 @@ from peer_badges.criteria import (
     TrainingCompletionCriteria,
 )
 from peer_badges.db import Transaction
-from peer_badges.definitions import cached_org_definitions
+from peer_badges.definitions_cache import cached_org_definitions
 from peer_badges.evaluation import EarnedLevel
-from peer_badges.evaluator import earned_levels
+from peer_badges.mentor_evaluation import earned_levels
 from peer_badges.models import BadgeDefinition, EarnedBadge
 
 _ACTIVITIES_SQL = """

@@ -27,7 +27,7 @@ from bench.server import new_database
 from bench.timing import Sample, compare
 from peer_badges.awards import AwardCommand, AwardDefinition, award
 from peer_badges.db import Database, Json
-from peer_badges.definitions import cached_org_definitions
+from peer_badges.definitions_cache import cached_org_definitions
 
 PLAIN_INSERT_SQL = """
 INSERT INTO bench_award_plain (org_id, peer_mentor_id, badge_definition_id, level, earned_at, awarded_by,

@@ -18,10 +18,11 @@ from bench.context import Bench, BenchError
 from bench.naive import naive_due, naive_evaluate_mentor
 from bench.results import Result, Target
 from bench.timing import Operation, Stopwatch, interleaved
+from peer_badges.clock import OrgClock
 from peer_badges.db import Transaction
-from peer_badges.definitions import cached_org_definitions
+from peer_badges.definitions_cache import cached_org_definitions
 from peer_badges.evaluation import evaluate, required_facts
-from peer_badges.evaluator import OrgClock, evaluate_mentor
+from peer_badges.mentor_evaluation import evaluate_mentor
 from peer_badges.stats import load_facts
 
 INSERT_SQL = """

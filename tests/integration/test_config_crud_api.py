@@ -232,8 +232,10 @@ def test_create_audits_and_queues_a_backfill(db: Database, org: Org) -> None:
     audit = db.query("SELECT actor_id, action, after, created_at FROM audit_log")
     assert [(a["actor_id"], a["action"]) for a in audit] == [(org.admin, "badge_definition.created")]
     assert audit[0]["after"]["id"] == definition["id"] and audit[0]["created_at"] is not None
-    queued = db.query("SELECT peer_mentor_id FROM evaluation_outbox WHERE backfill AND org_id = :o", o=org.id)
-    assert {row["peer_mentor_id"] for row in queued} == {org.mentor, org.other_mentor}
+    queued = db.query("SELECT badge_definition_id, reason FROM definition_backfills WHERE org_id = :o", o=org.id)
+    assert [(row["badge_definition_id"], row["reason"]) for row in queued] == [
+        (uuid.UUID(definition["id"]), "definition_created")
+    ]
 
 
 # --- PATCH ---------------------------------------------------------------------------------
@@ -280,15 +282,17 @@ def test_patch_refuses_invalid_criteria_and_nulls_for_required_fields(db: Databa
 
 def test_patch_of_criteria_queues_a_backfill(db: Database, org: Org) -> None:
     definition = create(org)
-    db.query("DELETE FROM evaluation_outbox")
+    db.query("DELETE FROM definition_backfills")
     call(
         "PATCH",
         f"{base(org)}/{definition['id']}",
         org.admin,
         body={"criteria": {**TEN_VISITS, "threshold": 3}},
     )
-    queued = db.query("SELECT reason FROM evaluation_outbox WHERE backfill")
-    assert [row["reason"] for row in queued] == ["criteria_changed:ten-visits"] * 2
+    queued = db.query("SELECT badge_definition_id, reason FROM definition_backfills")
+    assert [(row["badge_definition_id"], row["reason"]) for row in queued] == [
+        (uuid.UUID(definition["id"]), "definition_changed")
+    ]
 
 
 # --- DELETE --------------------------------------------------------------------------------

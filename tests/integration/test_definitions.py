@@ -15,17 +15,17 @@ import pytest
 from peer_badges import definitions
 from peer_badges.db import Database
 from peer_badges.definitions import (
-    DefinitionsCache,
     archive_definition,
     create_definition,
     delete_definition,
     get_definition,
-    preview,
     unarchive_definition,
     update_definition,
 )
+from peer_badges.definitions_cache import DefinitionsCache
 from peer_badges.errors import Conflict, NotFound, PreconditionFailed
 from peer_badges.models import BadgeDefinition, BadgeDefinitionCreate, BadgeDefinitionPatch
+from peer_badges.preview import DefinitionPreview, preview
 from tests.helpers import Org, add_activity, seed_org
 
 TEN_VISITS = {"type": "threshold", "schema_version": 1, "threshold": 10, "activity_types": ["visit"]}
@@ -51,10 +51,9 @@ def _audit(db: Database, entity_id: uuid.UUID) -> list[dict[str, Any]]:
     return db.query("SELECT * FROM audit_log WHERE entity_id = :id ORDER BY id", id=entity_id)
 
 
-def _outbox(db: Database, org_id: uuid.UUID) -> list[dict[str, Any]]:
+def _backfills(db: Database, org_id: uuid.UUID) -> list[dict[str, Any]]:
     return db.query(
-        "SELECT peer_mentor_id, reason, backfill FROM evaluation_outbox WHERE org_id = :o ORDER BY id",
-        o=org_id,
+        "SELECT badge_definition_id, reason FROM definition_backfills WHERE org_id = :o ORDER BY id", o=org_id
     )
 
 
@@ -94,10 +93,10 @@ def test_create_stores_the_definition_audits_it_and_queues_a_quiet_backfill(db: 
     [audit] = _audit(db, created.id)
     assert audit["action"] == "badge_definition.created" and audit["actor_id"] == org.admin
     assert audit["actor_kind"] == "user" and audit["before"] is None and audit["after"]["key"] == "ten-visits"
-    # And every peer mentor of the org is queued for a quiet evaluation
-    queued = _outbox(db, org.id)
-    assert sorted(row["peer_mentor_id"] for row in queued) == sorted([org.mentor, org.other_mentor])
-    assert all(row["backfill"] and row["reason"] == "definition_created:ten-visits" for row in queued)
+    # And one quiet, set-based backfill of the definition is queued
+    assert [(r["badge_definition_id"], r["reason"]) for r in _backfills(db, org.id)] == [
+        (created.id, "definition_created")
+    ]
 
 
 def test_creating_an_inactive_or_manual_definition_queues_nothing(db: Database, org: Org) -> None:
@@ -105,8 +104,8 @@ def test_creating_an_inactive_or_manual_definition_queues_nothing(db: Database, 
     _create(db, org, key="later", active=False)
     _create(db, org, key="hand-picked", criteria={"type": "manual", "schema_version": 1})
 
-    # Then nobody needs evaluating
-    assert _outbox(db, org.id) == []
+    # Then nothing needs backfilling
+    assert _backfills(db, org.id) == []
 
 
 def test_a_duplicate_key_is_refused_and_nothing_is_written(db: Database, org: Org) -> None:
@@ -277,20 +276,23 @@ def test_changing_criteria_or_reactivating_queues_a_backfill_and_renaming_does_n
     db: Database, org: Org
 ) -> None:
     created = _create(db, org)
-    db.query("DELETE FROM evaluation_outbox")
+    db.query("DELETE FROM definition_backfills")
 
-    update_definition(db, org.id, created.id, org.admin, _patch(name="Visitor"))
-    assert _outbox(db, org.id) == []
+    def started() -> object:
+        return db.query_one("SELECT backfill_from FROM badge_definitions WHERE id = :id", id=created.id)
+
+    before = started()
+    update_definition(db, org.id, created.id, org.admin, _patch(name="Visitor", description="Renamed"))
+    assert _backfills(db, org.id) == [] and started() == before
 
     update_definition(db, org.id, created.id, org.admin, _patch(criteria={**TEN_VISITS, "threshold": 5}))
-    assert {r["reason"] for r in _outbox(db, org.id)} == {"criteria_changed:ten-visits"}
-    assert len(_outbox(db, org.id)) == 2
+    assert [r["reason"] for r in _backfills(db, org.id)] == ["definition_changed"]
+    assert started() != before
 
     update_definition(db, org.id, created.id, org.admin, _patch(active=False))
-    assert len(_outbox(db, org.id)) == 2
+    assert len(_backfills(db, org.id)) == 1
     update_definition(db, org.id, created.id, org.admin, _patch(active=True))
-    assert [r["reason"] for r in _outbox(db, org.id)][-2:] == ["definition_activated:ten-visits"] * 2
-    assert all(r["backfill"] for r in _outbox(db, org.id))
+    assert [r["reason"] for r in _backfills(db, org.id)] == ["definition_changed"] * 2
 
 
 # --- archive -------------------------------------------------------------------------------
@@ -298,16 +300,16 @@ def test_changing_criteria_or_reactivating_queues_a_backfill_and_renaming_does_n
 
 def test_archive_and_unarchive_are_audited_idempotent_and_unarchive_backfills(db: Database, org: Org) -> None:
     created = _create(db, org)
-    db.query("DELETE FROM evaluation_outbox")
+    db.query("DELETE FROM definition_backfills")
 
     archived = archive_definition(db, org.id, created.id, org.admin)
     again = archive_definition(db, org.id, created.id, org.admin)
     assert archived.archived_at is not None and again.revision == archived.revision == 2
-    assert _outbox(db, org.id) == []
+    assert _backfills(db, org.id) == []
 
     restored = unarchive_definition(db, org.id, created.id, org.admin, expected_revision=2)
     assert restored.archived_at is None and restored.revision == 3
-    assert {r["reason"] for r in _outbox(db, org.id)} == {"definition_unarchived:ten-visits"}
+    assert [r["reason"] for r in _backfills(db, org.id)] == ["definition_changed"]
     assert [a["action"] for a in _audit(db, created.id)] == [
         "badge_definition.created",
         "badge_definition.archived",
@@ -526,7 +528,7 @@ def _add(
         add_activity(db, org.id, mentor, day, kind, **kw)
 
 
-def test_preview_counts_threshold_qualifiers_from_the_snapshot(db: Database, org: Org) -> None:
+def test_preview_counts_threshold_qualifiers(db: Database, org: Org) -> None:
     # Given one mentor with 3 visits and 1 call, another with 2 visits, and rows that do not count
     today = _today(db, org)
     _add(db, org, org.mentor, today, 3)
@@ -535,14 +537,14 @@ def test_preview_counts_threshold_qualifiers_from_the_snapshot(db: Database, org
     _add(db, org, org.other_mentor, today, 5, status="pending")
     _add(db, org, org.other_mentor, today + timedelta(days=2), 3)  # dated ahead: not counted yet
 
-    def run(raw: dict[str, Any], size: int = 10) -> definitions.DefinitionPreview:
+    def run(raw: dict[str, Any], size: int = 10) -> DefinitionPreview:
         return preview(db, org.id, _criteria({"schema_version": 1, **raw}), size)
 
-    # Then all time, per type, and sampling work from the snapshot
+    # Then all time, per type, and sampling count only what counts today
     result = run({"type": "threshold", "threshold": 3, "activity_types": ["visit"]})
     assert (result.qualifying, result.evaluated, result.sample) == (1, 2, (org.mentor,))
     assert run({"type": "threshold", "threshold": 2}).qualifying == 2
-    assert run({"type": "threshold", "threshold": 2}, size=1).sample == (org.mentor,)  # most activities first
+    assert len(run({"type": "threshold", "threshold": 2}, size=1).sample) == 1
     assert run({"type": "threshold", "threshold": 4, "activity_types": ["visit", "call"]}).qualifying == 1
     assert run({"type": "threshold", "threshold": 1, "activity_types": ["course"]}).qualifying == 0
     assert run({"type": "threshold", "threshold": 3}).sample == (org.mentor,)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from peer_badges.db import Database, Transaction
-from peer_badges.definitions import definitions_cache
-from peer_badges.evaluator import drain_outbox, evaluate_mentor
+from peer_badges.definitions_cache import definitions_cache
+from peer_badges.mentor_evaluation import drain_outbox, evaluate_mentor
 from peer_badges.reconcile import reconcile_org
 from tests.helpers import Org, add_activity, seed_org
 
@@ -179,7 +179,7 @@ def test_a_crash_after_awarding_before_marking_done_gives_no_duplicate_and_no_lo
     add_activity(db, org.id, org.mentor, date(2026, 11, 2))
     add_activity(db, org.id, org.other_mentor, date(2026, 11, 3))
     # When the drain is killed right after awarding the second mentor, before marking rows done
-    import peer_badges.evaluator as evaluator
+    import peer_badges.mentor_evaluation as evaluator
 
     real = evaluator.evaluate_mentor
 

@@ -13,7 +13,7 @@ import pytest
 
 from evaluate_badges.handler import lambda_handler
 from peer_badges.db import Database, Json
-from peer_badges.definitions import definitions_cache
+from peer_badges.definitions_cache import definitions_cache
 from peer_badges.events import set_events_client
 from tests.aws import moto_event_bus
 from tests.helpers import LambdaContext, Org, add_activity, api_event, invoke, seed_org
@@ -131,14 +131,31 @@ def test_admins_evaluate_named_mentors_and_a_dry_run_changes_nothing(
 
 
 def test_a_whole_org_backfill_dry_run_reports_without_awarding(db: Database, org: Org) -> None:
+    # Given history written before the definition was (its own backfill has not run yet)
     add_activity(db, org.id, org.mentor, date(2026, 11, 2))
     add_activity(db, org.id, org.other_mentor, date(2026, 11, 3))
+    db.query("UPDATE evaluation_outbox SET created_at = created_at - interval '1 day'")
     reply = invoke(lambda_handler, sample_api("api-backfill-dry-run.json", org.id, org.admin))
     assert reply.status == 200 and reply.body["evaluated"] == 2
     assert sorted(b["peer_mentor_id"] for b in reply.body["awarded"]) == sorted(
         [str(org.mentor), str(org.other_mentor)]
     )
     assert db.query_one("SELECT count(*) AS n FROM earned_badges")["n"] == 0
+
+
+def test_a_whole_org_backfill_leaves_mentors_with_a_pending_write_to_the_drain(
+    db: Database, org: Org, subscriber: Any
+) -> None:
+    # Given a mentor whose activity, written after the definition existed, waits in the outbox
+    add_activity(db, org.id, org.mentor, date(2026, 11, 2))
+    # When an admin runs a whole-org backfill before the drain got to it
+    reply = invoke(lambda_handler, sample_api("api-backfill-dry-run.json", org.id, org.admin, {}))
+    # Then the backfill leaves that award to the drain, which announces it live (SPEC 8.1)
+    assert reply.status == 200 and reply.body["awarded"] == []
+    lambda_handler(sample("schedule-drain.json"), LambdaContext())
+    [badge] = db.query("SELECT source FROM earned_badges")
+    assert badge["source"] == "evaluation"
+    assert [m["detail"]["backfill"] for m in subscriber()] == [False]
 
 
 @pytest.mark.parametrize(

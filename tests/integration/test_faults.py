@@ -30,7 +30,7 @@ from config_crud.handler import lambda_handler as config_crud
 from evaluate_badges.handler import lambda_handler as evaluate_badges
 from peer_badges import db as db_module
 from peer_badges.db import Database, Json, connect, params_from_settings, params_from_url
-from peer_badges.definitions import definitions_cache
+from peer_badges.definitions_cache import definitions_cache
 from peer_badges.events import set_events_client
 from peer_badges.settings import Settings, get_settings
 from tests.helpers import LambdaContext, Org, Reply, add_activity, api_event, invoke, seed_org

@@ -15,7 +15,7 @@ import pytest
 from get_stats.handler import lambda_handler
 from peer_badges import db as db_module
 from peer_badges.db import Database, Json
-from peer_badges.definitions import definitions_cache
+from peer_badges.definitions_cache import definitions_cache
 from tests.helpers import Org, Reply, add_activity, invoke, seed_org
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "get_stats"

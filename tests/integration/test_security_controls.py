@@ -40,7 +40,7 @@ from localdev.template_routes import TEMPLATE_PATH, load_template, routes
 from localdev.tokens import TokenAuthority
 from peer_badges import db as db_module
 from peer_badges.db import Database, Json, connect, params_from_settings, params_from_url, sqlstate
-from peer_badges.definitions import definitions_cache
+from peer_badges.definitions_cache import definitions_cache
 from peer_badges.events import set_events_client
 from peer_badges.settings import Settings
 from tests.aws import fake_credentials
@@ -72,6 +72,7 @@ EXPECTED_PRIVILEGES = {
     "mentor_stats": {"SELECT", "INSERT", "UPDATE"},
     "mentor_week_activity": {"SELECT", "INSERT", "DELETE"},
     "mentor_year_activity": {"SELECT", "INSERT", "DELETE"},
+    "definition_backfills": {"SELECT", "INSERT", "UPDATE"},
     "schema_migrations": set(),
 }
 PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")

@@ -155,7 +155,15 @@ def test_levels_and_activity_filter(
 
 @pytest.mark.parametrize("document", [STREAK, TRAINING, TIER, MILESTONE, MANUAL], ids=lambda d: d["type"])
 def test_only_threshold_badges_have_a_window(document: dict[str, Any]) -> None:
-    assert parse_criteria(document).window == AllTime()
+    problems = validate_criteria({**document, "window": {"kind": "calendar_year"}})
+    assert [(p.path, p.code) for p in problems] == [("window", "unknown_field")]
+
+
+@pytest.mark.parametrize("document", [TIER, MILESTONE], ids=lambda d: d["type"])
+def test_tiers_and_milestones_count_over_all_time(document: dict[str, Any]) -> None:
+    criteria = parse_criteria(document)
+    assert isinstance(criteria, TierCriteria | MilestoneCriteria)
+    assert criteria.count_window == AllTime()
 
 
 def test_windows_resolve_to_their_first_day() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from peer_badges.definitions import DefinitionsCache
+from peer_badges.definitions_cache import DefinitionsCache
 
 MINUTE = 60.0
 TTL = 5 * MINUTE

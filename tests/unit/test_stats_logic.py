@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from peer_badges.clock import local_date
 from peer_badges.errors import BadRequest
-from peer_badges.stats import _streak_from_runs, decode_cursor, encode_cursor, local_date
+from peer_badges.stats import _streak_from_runs, decode_cursor, encode_cursor
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
-from peer_badges import definitions
+from peer_badges import definitions, preview
 from peer_badges.api import caller_id
 from peer_badges.auth import require_admin, require_member
 from peer_badges.db import get_database
@@ -49,6 +49,13 @@ IfMatch = Annotated[
 ]
 DraftBody = Annotated[
     dict[str, Any], Body(description='A criteria document, or a draft {"criteria": {...}, "name": ...}.')
+]
+PreviewBody = Annotated[
+    dict[str, Any],
+    Body(
+        description='A criteria document, or a draft {"criteria": {...}, "name": ..., "sample_size": 10}: '
+        "the draft's other fields are checked as in a PATCH, its criteria previewed."
+    ),
 ]
 
 
@@ -122,13 +129,11 @@ def validate_badge_definition(org_id: UUID, body: DraftBody) -> Response[Validat
     return _reply(definitions.validate_draft(body))
 
 
-@router.post(
-    BASE + "/preview", responses={**_ok(definitions.DefinitionPreview), **_errors(400, 401, 403, 422)}
-)
-def preview_badge_definition(org_id: UUID, body: DraftBody) -> Response[definitions.DefinitionPreview]:
+@router.post(BASE + "/preview", responses={**_ok(preview.DefinitionPreview), **_errors(400, 401, 403, 422)})
+def preview_badge_definition(org_id: UUID, body: PreviewBody) -> Response[preview.DefinitionPreview]:
     db = get_database()
     require_admin(db, org_id, caller_id(router), "preview badge definitions")
-    return _reply(definitions.preview_draft(db, org_id, body))
+    return _reply(preview.preview_draft(db, org_id, body))
 
 
 @router.get(ONE, responses={**_ok(BadgeDefinition), **_errors(400, 401, 403, 404)})

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from peer_badges.db import get_database
 from peer_badges.drain import parked_count
-from peer_badges.evaluator import drain_outbox
 from peer_badges.events import events_client, publish_pending
+from peer_badges.mentor_evaluation import drain_outbox
 from peer_badges.reconcile import all_org_ids, reconcile_org
 from peer_badges.settings import get_settings
 

@@ -10,10 +10,10 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from peer_badges.api import caller_id
 from peer_badges.auth import require_admin
 from peer_badges.db import get_database
-from peer_badges.evaluator import evaluate_mentors
 from peer_badges.events import events_client, publish_after_commit
 from peer_badges.models import ErrorResponse, EvaluationRequest, EvaluationResponse
 from peer_badges.reconcile import reconcile_org
+from peer_badges.reevaluation import evaluate_mentors
 from peer_badges.settings import get_settings
 
 router = APIGatewayHttpRouter()

@@ -19,7 +19,7 @@ from peer_badges import stats
 from peer_badges.api import cacheable_response, caller_id
 from peer_badges.auth import require_mentor_reader, require_overview_reader
 from peer_badges.db import get_database
-from peer_badges.definitions import cached_org_definitions
+from peer_badges.definitions_cache import cached_org_definitions
 from peer_badges.models import ErrorResponse, MilestoneStatus, Page, PeerMentorStats
 
 router = APIGatewayHttpRouter()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlparse
 
 import pg8000.core
@@ -25,6 +25,15 @@ from peer_badges.errors import ServiceUnavailable
 from peer_badges.settings import Settings, get_settings
 
 Row = dict[str, Any]
+
+
+class Queryable(Protocol):
+    """What read-only logic needs: a ``Database`` or a ``Transaction``."""
+
+    def query(self, sql: str, **params: Any) -> list[Row]: ...
+
+    def query_one(self, sql: str, **params: Any) -> Row | None: ...
+
 
 # SQLSTATEs that mean "the server or the connection is gone / too slow", not "your query is wrong".
 # 40P01/40001: a deadlock or serialization failure victim; retrying the request succeeds.

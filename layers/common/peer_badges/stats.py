@@ -30,13 +30,12 @@ import base64
 import binascii
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from peer_badges.auth import ACCESS_COLUMNS, Access, access_from_row, check_mentor_reader
-from peer_badges.db import Json, Row
-from peer_badges.definitions import VERSION_COLUMN
+from peer_badges.db import Json, Queryable, Row
+from peer_badges.definitions_cache import VERSION_COLUMN
 from peer_badges.errors import BadRequest, Forbidden, NotFound
 from peer_badges.evaluation import (
     CountFact,
@@ -71,12 +70,6 @@ MAX_PAGE_SIZE = 100
 NEVER_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 
 Today = date | datetime
-
-
-class Queryable(Protocol):
-    def query(self, sql: str, **params: Any) -> list[Row]: ...
-
-    def query_one(self, sql: str, **params: Any) -> Row | None: ...
 
 
 # --- SQL ---------------------------------------------------------------------------------
@@ -151,13 +144,6 @@ WHERE o.id = :org_id
 
 
 # --- time --------------------------------------------------------------------------------
-
-
-def local_date(now: datetime, timezone: str) -> date:
-    """The calendar date at ``now`` in ``timezone`` (e.g. Sunday 23:30 UTC is Monday in Oslo)."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return now.astimezone(ZoneInfo(timezone)).date()
 
 
 def _clock(today: Today) -> dict[str, Any]:

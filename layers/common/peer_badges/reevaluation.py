@@ -1,0 +1,78 @@
+"""Admin re-evaluation of named mentors (``POST …/evaluations``): a backfill job, so quiet.
+
+Runs the event path's per-mentor evaluation for each mentor in one transaction, in a fixed order (two
+admins re-evaluating overlapping lists never deadlock). A dry run awards inside that transaction and
+rolls it back, so it reports exactly what a real run would award.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID
+
+from peer_badges.clock import OrgClock
+from peer_badges.db import Database
+from peer_badges.errors import Unprocessable
+from peer_badges.mentor_evaluation import evaluate_mentor
+from peer_badges.models import EarnedBadge
+
+
+class _DryRun(Exception):
+    """Raised to roll back a dry run's transaction after collecting what it would have awarded."""
+
+
+def evaluate_mentors(
+    db: Database,
+    org_id: UUID,
+    mentor_ids: list[UUID],
+    *,
+    now: datetime,
+    dry_run: bool,
+    correlation_id: str | None = None,
+    on_committed: Callable[[list[EarnedBadge]], None] | None = None,
+) -> list[EarnedBadge]:
+    """Admin re-evaluation of named mentors, as a quiet backfill. A dry run awards inside a
+    transaction that is rolled back, so it reports exactly what a real run would award."""
+    unknown = _not_peer_mentors(db, org_id, mentor_ids)
+    if unknown:
+        raise Unprocessable(
+            "Some mentor ids are not peer mentors of this organisation.",
+            [
+                {
+                    "path": "mentor_ids",
+                    "code": "unknown_mentor",
+                    "message": f"{mentor_id} is not a peer mentor here",
+                }
+                for mentor_id in unknown
+            ],
+        )
+    today = OrgClock(now).today(db, org_id)
+    awarded: list[EarnedBadge] = []
+    try:
+        with db.transaction() as tx:
+            # One fixed order, so two admins re-evaluating overlapping lists never deadlock.
+            for mentor_id in sorted(mentor_ids, key=str):
+                awarded.extend(
+                    evaluate_mentor(
+                        tx, org_id, mentor_id, today=today, backfill=True, correlation_id=correlation_id
+                    )
+                )
+            if dry_run:
+                raise _DryRun()
+    except _DryRun:
+        return awarded
+    if on_committed is not None:
+        on_committed(awarded)
+    return awarded
+
+
+def _not_peer_mentors(db: Database, org_id: UUID, mentor_ids: list[UUID]) -> list[UUID]:
+    rows = db.query(
+        """SELECT m AS id FROM unnest(CAST(:ids AS uuid[])) AS m
+            WHERE NOT EXISTS (SELECT 1 FROM org_members
+                               WHERE org_id = :org_id AND user_id = m AND role = 'peer_mentor')""",
+        org_id=org_id,
+        ids=mentor_ids,
+    )
+    return [row["id"] for row in rows]

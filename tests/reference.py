@@ -1,0 +1,134 @@
+"""A plain reference evaluation of every criteria type, straight from raw rows.
+
+Written from the SPEC's words with lists and loops, sharing nothing with the bundle's evaluation, its
+facts, its SQL or its derived tables, so that agreeing with it means something. Input: every
+activity and training completion of one organisation as plain dicts (as read from the tables).
+Output: for each (mentor, level) the criteria meet as of ``today``, the date it was met.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import date, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from peer_badges.criteria import (
+    Criteria,
+    ManualCriteria,
+    MilestoneCriteria,
+    StreakCriteria,
+    ThresholdCriteria,
+    TierCriteria,
+    TrainingCompletionCriteria,
+)
+
+Met = dict[tuple[UUID, int], date]
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _counted(activities: Iterable[Mapping[str, Any]], types: Iterable[str] | None) -> list[Mapping[str, Any]]:
+    wanted = None if types is None else set(types)
+    return [
+        a
+        for a in activities
+        if a["status"] == "approved"
+        and a["deleted_at"] is None
+        and (wanted is None or a["activity_type"] in wanted)
+    ]
+
+
+def _by_mentor(rows: Iterable[Mapping[str, Any]]) -> dict[UUID, list[Mapping[str, Any]]]:
+    grouped: dict[UUID, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row["peer_mentor_id"], []).append(row)
+    return grouped
+
+
+def _window_start(criteria: Criteria, today: date) -> date:
+    if isinstance(criteria, ThresholdCriteria):
+        if criteria.window.kind == "calendar_year":
+            return date(today.year, 1, 1)
+        if criteria.window.kind == "rolling_days":
+            return today - timedelta(days=criteria.window.days - 1)  # type: ignore[union-attr]
+    return date.min
+
+
+def _counting(
+    criteria: ThresholdCriteria | TierCriteria | MilestoneCriteria,
+    activities: list[Mapping[str, Any]],
+    today: date,
+) -> Met:
+    start = _window_start(criteria, today)
+    met: Met = {}
+    for mentor, rows in _by_mentor(_counted(activities, criteria.activity_types)).items():
+        dates = sorted(a["activity_date"] for a in rows if start <= a["activity_date"] <= today)
+        for level, target in criteria.levels():
+            if len(dates) >= target:
+                met[(mentor, level)] = dates[target - 1]
+    return met
+
+
+def _streak(criteria: StreakCriteria, activities: list[Mapping[str, Any]], today: date) -> Met:
+    met: Met = {}
+    this_week = _monday(today)
+    for mentor, rows in _by_mentor(_counted(activities, criteria.activity_types)).items():
+        per_week = Counter(_monday(a["activity_date"]) for a in rows)
+        weeks = sorted(w for w, n in per_week.items() if n >= criteria.min_per_week and w <= this_week)
+        run_start, run_length, reached = None, 0, None
+        for week in weeks:
+            if run_start is not None and week == run_start + timedelta(weeks=run_length):
+                run_length += 1
+            else:
+                run_start, run_length = week, 1
+            if run_length == criteria.weeks and reached is None:
+                reached = week
+        if reached is not None:
+            met[(mentor, 1)] = reached
+    return met
+
+
+def _training(
+    criteria: TrainingCompletionCriteria, trainings: list[Mapping[str, Any]], zone: ZoneInfo, today: date
+) -> Met:
+    met: Met = {}
+    for mentor, rows in _by_mentor(trainings).items():
+        first_done: dict[str, date] = {}
+        for row in rows:
+            if row["training_code"] not in criteria.training_codes:
+                continue
+            done = row["completed_at"].astimezone(zone).date()
+            expires = row["expires_at"]
+            if done > today:
+                continue
+            if criteria.only_valid and expires is not None and expires.astimezone(zone).date() <= today:
+                continue
+            code = row["training_code"]
+            first_done[code] = min(done, first_done.get(code, done))
+        if criteria.require == "all" and len(first_done) == len(criteria.training_codes):
+            met[(mentor, 1)] = max(first_done.values())
+        elif criteria.require == "any" and first_done:
+            met[(mentor, 1)] = min(first_done.values())
+    return met
+
+
+def reference_met(
+    criteria: Criteria,
+    activities: list[Mapping[str, Any]],
+    trainings: list[Mapping[str, Any]],
+    timezone: str,
+    today: date,
+) -> Met:
+    if isinstance(criteria, ThresholdCriteria | TierCriteria | MilestoneCriteria):
+        return _counting(criteria, activities, today)
+    if isinstance(criteria, StreakCriteria):
+        return _streak(criteria, activities, today)
+    if isinstance(criteria, TrainingCompletionCriteria):
+        return _training(criteria, trainings, ZoneInfo(timezone), today)
+    assert isinstance(criteria, ManualCriteria)
+    return {}
