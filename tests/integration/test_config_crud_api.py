@@ -232,7 +232,9 @@ def test_create_audits_and_queues_a_backfill(db: Database, org: Org) -> None:
     audit = db.query("SELECT actor_id, action, after, created_at FROM audit_log")
     assert [(a["actor_id"], a["action"]) for a in audit] == [(org.admin, "badge_definition.created")]
     assert audit[0]["after"]["id"] == definition["id"] and audit[0]["created_at"] is not None
-    queued = db.query("SELECT badge_definition_id, reason FROM definition_backfills WHERE org_id = :o", o=org.id)
+    queued = db.query(
+        "SELECT badge_definition_id, reason FROM definition_backfills WHERE org_id = :o", o=org.id
+    )
     assert [(row["badge_definition_id"], row["reason"]) for row in queued] == [
         (uuid.UUID(definition["id"]), "definition_created")
     ]
