@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from peer_badges.db import Database
 from peer_badges.models import EVENT_SOURCE
 from peer_badges.outbox import EVENTS, MAX_ERROR_LENGTH, POLICY
+from peer_badges.settings import get_settings
 
 logger = Logger(service="peer-badges", child=True)
 
@@ -164,3 +165,8 @@ def retry_parked(db: Database, org_id: UUID | None = None) -> int:
     """Operator action: parked events get a fresh set of attempts (peer_badges.outbox.retry_parked
     does both outboxes at once)."""
     return EVENTS.retry_parked(db, org_id)
+
+
+def publish_new_awards(db: Database, earned_badge_ids: Iterable[UUID]) -> PublishReport:
+    """`publish_after_commit` with the container's client and the configured bus (the API's path)."""
+    return publish_after_commit(db, events_client, get_settings().event_bus_name, earned_badge_ids)
