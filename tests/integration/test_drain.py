@@ -9,13 +9,13 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from peer_badges import outbox
 from peer_badges.db import Database, Transaction
 from peer_badges.drain import MAX_ATTEMPTS, drain, enqueue, parked_count, retry_parked
 from peer_badges.events import publish_pending
 from peer_badges.outbox import POLICY, Outbox
+from tests.aws import ThrottledClient
 from tests.helpers import award_many, seed_org
 
 
@@ -132,11 +132,6 @@ class AcceptingClient:
 
     def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         return {"FailedEntryCount": 0, "Entries": [{"EventId": str(uuid.uuid4())} for _ in Entries]}
-
-
-class ThrottledClient:
-    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
-        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "PutEvents")
 
 
 def test_the_operator_retry_brings_back_both_kinds_of_parked_rows(db: Database) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, NoRegionError
+from botocore.exceptions import NoRegionError
 from botocore.stub import Stubber
 
 from peer_badges import events
@@ -24,7 +24,7 @@ from peer_badges.db import Database
 from peer_badges.events import PublishReport, publish_after_commit, publish_pending
 from peer_badges.models import BadgeAwardedEvent
 from peer_badges.outbox import POLICY
-from tests.aws import Bus, moto_event_bus
+from tests.aws import Bus, ThrottledClient, moto_event_bus
 from tests.helpers import Org, award_many, seed_org
 
 BUS = "peer-badges-test"
@@ -86,15 +86,6 @@ class RejectingClient:
             for r in rejected
         ]
         return {"FailedEntryCount": sum(rejected), "Entries": results}
-
-
-class ThrottledClient:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
-        self.calls += 1
-        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "PutEvents")
 
 
 # --- crash between commit and publish --------------------------------------------------------
