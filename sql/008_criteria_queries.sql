@@ -699,7 +699,8 @@ CREATE TRIGGER badge_definitions_backfill_from
     FOR EACH ROW EXECUTE FUNCTION badge_definitions_backfill_from();
 
 -- Backfills to run, one row per definition that started one; the drain runs each set-based
--- (peer_badges.backfill) and quietly awards what the definition's query finds.
+-- (peer_badges.backfill) and quietly awards what the definition's query finds. Claimed, retried and
+-- parked like the outboxes (peer_badges.outbox).
 CREATE TABLE definition_backfills (
     id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     org_id               uuid NOT NULL,
@@ -710,7 +711,8 @@ CREATE TABLE definition_backfills (
     available_at         timestamptz NOT NULL DEFAULT now(),
     last_error           text NULL,
     created_at           timestamptz NOT NULL DEFAULT now(),
-    processed_at         timestamptz NULL
+    processed_at         timestamptz NULL,
+    parked_at            timestamptz NULL
 );
 CREATE INDEX definition_backfills_pending_idx ON definition_backfills (available_at, id) WHERE status = 'pending';
 

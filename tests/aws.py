@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 
@@ -61,3 +62,14 @@ def moto_event_bus(monkeypatch: pytest.MonkeyPatch, bus_name: str) -> Iterator[B
             Rule="all-awards", EventBusName=bus_name, Targets=[{"Id": "subscriber", "Arn": arn}]
         )
         yield Bus(client=client, sqs=sqs, queue_url=queue_url)
+
+
+class ThrottledClient:
+    """EventBridge refusing every call (PutEvents throttled), counting the calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls += 1
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "PutEvents")

@@ -10,7 +10,9 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from peer_badges.db import Database
+from peer_badges.awards import AwardCommand, AwardDefinition, award_in_own_transaction
+from peer_badges.db import Database, Json
+from peer_badges.models import BadgeDefinition, EarnedBadge
 
 
 @dataclass
@@ -168,3 +170,36 @@ def add_activity(
     )
     assert row is not None
     return row["id"]
+
+
+THRESHOLD = {"type": "threshold", "schema_version": 1, "threshold": 10}
+
+
+def make_definition(db: Database, org_id: uuid.UUID, criteria: dict[str, Any]) -> BadgeDefinition:
+    row = db.query_one(
+        """INSERT INTO badge_definitions (org_id, key, name, criteria)
+           VALUES (:org, :key, 'A badge', CAST(:criteria AS jsonb)) RETURNING *""",
+        org=org_id,
+        key=f"badge-{uuid.uuid4().hex[:8]}",
+        criteria=Json(criteria),
+    )
+    return BadgeDefinition.model_validate(row)
+
+
+def award_many(db: Database, org: Org, n: int, criteria: dict[str, Any] | None = None) -> list[EarnedBadge]:
+    """n committed awards (one per mentor) whose events are still in the outbox."""
+    definition = AwardDefinition.of(make_definition(db, org.id, criteria or THRESHOLD))
+    return [
+        award_in_own_transaction(
+            db,
+            AwardCommand(
+                org_id=org.id,
+                peer_mentor_id=uuid.uuid4(),
+                definition=definition,
+                level=1,
+                earned_at=date(2024, 6, 3),
+                source="evaluation",
+            ),
+        ).badge
+        for _ in range(n)
+    ]

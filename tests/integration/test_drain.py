@@ -1,4 +1,5 @@
-"""Outbox drain mechanics: claims are disjoint, failures retry then park, kills lose nothing."""
+"""Outbox mechanics (peer_badges.outbox, both queues) and the evaluation drain: claims are disjoint,
+failures back off then park, the operator retry brings both kinds back, kills lose nothing."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ from typing import Any
 
 import pytest
 
+from peer_badges import outbox
 from peer_badges.db import Database, Transaction
 from peer_badges.drain import MAX_ATTEMPTS, drain, enqueue, parked_count, retry_parked
+from peer_badges.events import publish_pending
+from peer_badges.outbox import POLICY, Outbox
+from tests.aws import ThrottledClient
+from tests.helpers import award_many, seed_org
 
 
 def _queue(db: Database, org_id: uuid.UUID, mentors: list[uuid.UUID], per_mentor: int = 1) -> None:
@@ -98,6 +104,106 @@ def test_a_poison_row_is_retried_with_backoff_then_parked_while_others_complete(
     assert _statuses(db) == Counter({"done": 6})
 
 
+def test_the_backoff_doubles_per_failed_attempt_within_its_jitter(db: Database) -> None:
+    # Given a mentor whose evaluation always fails
+    poison = uuid.uuid4()
+    _queue(db, uuid.uuid4(), [poison])
+    recorder = Recorder(poison={poison})
+    waits = []
+    # When it fails four times, each time after its backoff has passed
+    for attempt in range(1, 5):
+        drain(db, recorder)
+        row = db.query_one(
+            "SELECT attempts, extract(epoch FROM available_at - now())::float8 AS wait_s FROM evaluation_outbox"
+        )
+        assert row is not None and row["attempts"] == attempt
+        waits.append(row["wait_s"])
+        _make_due(db)
+    # Then each wait is base * 2^(attempt - 1), +-25 %: 30 s, 1, 2, 4 min (the windows never overlap)
+    for attempt, wait in enumerate(waits, start=1):
+        middle = POLICY.backoff(attempt).total_seconds()
+        assert middle * (1 - POLICY.jitter) - 1 <= wait <= middle * (1 + POLICY.jitter)
+    assert waits == sorted(waits)
+    assert POLICY.backoff(30) == POLICY.max_backoff
+
+
+class AcceptingClient:
+    """EventBridge accepting every entry."""
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": str(uuid.uuid4())} for _ in Entries]}
+
+
+def test_the_operator_retry_brings_back_both_kinds_of_parked_rows(db: Database) -> None:
+    # Given, in one org, a parked evaluation row and a parked event, and another org's parked row
+    org = seed_org(db)
+    poison, elsewhere = uuid.uuid4(), uuid.uuid4()
+    _queue(db, org.id, [poison])
+    _queue(db, uuid.uuid4(), [elsewhere])
+    [badge] = award_many(db, org, 1)
+    for _ in range(MAX_ATTEMPTS):
+        drain(db, Recorder(poison={poison, elsewhere}))
+        publish_pending(db, ThrottledClient(), "bus")
+        _make_due(db)
+        db.query("UPDATE event_outbox SET available_at = now() WHERE status = 'pending'")
+    assert outbox.parked_counts(db, org.id) == {"evaluation": 1, "event": 1}
+    assert outbox.parked_counts(db) == {"evaluation": 2, "event": 1}
+    # When the operator retries that org's parked rows
+    assert outbox.retry_parked(db, org.id) == {"evaluation": 1, "event": 1}
+    # Then both come back with a fresh set of attempts, due now, and complete
+    rows = db.query(
+        "SELECT status, attempts, parked_at FROM event_outbox"
+        " UNION ALL SELECT status, attempts, parked_at FROM evaluation_outbox WHERE peer_mentor_id = :m",
+        m=poison,
+    )
+    assert rows == [{"status": "pending", "attempts": 0, "parked_at": None}] * 2
+    recorder = Recorder()
+    assert drain(db, recorder).succeeded == 1 and recorder.calls == [poison]
+    assert publish_pending(db, AcceptingClient(), "bus").sent == 1
+    assert db.query_one("SELECT status FROM event_outbox WHERE earned_badge_id = :b", b=badge.id) == {
+        "status": "done"
+    }
+    # And the other org's row stays parked until someone retries everything
+    assert outbox.parked_counts(db) == {"evaluation": 1, "event": 0}
+    assert outbox.retry_parked(db) == {"evaluation": 1, "event": 0}
+
+
+def test_an_unknown_queue_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown outbox"):
+        Outbox("evaluation_outbox; DROP TABLE activities")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("queue", ["evaluation", "event"])
+def test_parallel_claimers_take_disjoint_rows_of_either_outbox(
+    db: Database, connect_new: Any, queue: outbox.QueueName
+) -> None:
+    # Given 60 due rows in the outbox
+    if queue == "evaluation":
+        _queue(db, uuid.uuid4(), [uuid.uuid4() for _ in range(60)])
+    else:
+        award_many(db, seed_org(db), 60)
+    box = Outbox(queue)
+    claimed: list[list[int]] = []
+    barrier = threading.Barrier(4)
+
+    def run(connection: Database) -> None:
+        barrier.wait(timeout=10)
+        while rows := box.claim(connection, 7):
+            claimed.append([row["id"] for row in rows])
+
+    # When four claimers on their own connections claim in small batches at once
+    threads = [threading.Thread(target=run, args=(connect_new(),)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    # Then every row was claimed exactly once, with one attempt counted
+    ids = [row_id for batch in claimed for row_id in batch]
+    assert len(ids) == 60 and len(set(ids)) == 60
+    table = {"evaluation": "evaluation_outbox", "event": "event_outbox"}[queue]
+    assert db.query(f"SELECT attempts, count(*) AS n FROM {table} GROUP BY 1") == [{"attempts": 1, "n": 60}]
+
+
 def test_parallel_drains_claim_disjoint_rows(db: Database, connect_new: Any) -> None:
     # Given 1,000 outbox rows for 250 mentors
     org = uuid.uuid4()
@@ -159,8 +265,6 @@ def test_a_drain_killed_mid_batch_leaves_claimed_rows_for_the_next_run(db: Datab
 
 
 def test_enqueue_queues_only_the_orgs_peer_mentors(db: Database) -> None:
-    from tests.helpers import seed_org
-
     org = seed_org(db)
     queued = enqueue(db, org.id, None, reason="backfill", backfill=True)
     assert queued == 2

@@ -91,6 +91,26 @@ def test_the_reconcile_job_backfills_quietly(db: Database, org: Org, subscriber:
     assert [m["detail"]["backfill"] for m in subscriber()] == [True]
 
 
+def test_the_retry_parked_job_brings_the_orgs_parked_rows_back_and_the_next_drain_awards(
+    db: Database, org: Org, subscriber: Any
+) -> None:
+    # Given a mentor's activity whose outbox row parked (say the definition was broken, then fixed)
+    add_activity(db, org.id, org.mentor, date(2026, 11, 2))
+    db.query(
+        "UPDATE evaluation_outbox SET status = 'parked', parked_at = now(), attempts = 10,"
+        " last_error = 'ValueError: broken'"
+    )
+    parked = lambda_handler(sample("schedule-drain.json"), LambdaContext())
+    assert parked["claimed_rows"] == 0 and parked["parked_total"] == 1 and parked["events_parked_total"] == 0
+    # When an operator runs the retry job for the org
+    retried = lambda_handler({"action": "retry_parked", "org_ids": [str(org.id)]}, LambdaContext())
+    # Then the row is back, and the next drain awards live, as the activity deserved
+    assert retried == {"action": "retry_parked", "evaluation_rows": 1, "event_rows": 0}
+    drained = lambda_handler(sample("schedule-drain.json"), LambdaContext())
+    assert drained["awarded"] == 1 and drained["parked_total"] == 0
+    assert [m["detail"]["backfill"] for m in subscriber()] == [False]
+
+
 def test_an_unknown_job_is_refused_loudly(db: Database) -> None:
     with pytest.raises(ValueError, match="unknown action"):
         lambda_handler({"action": "explode"}, LambdaContext())

@@ -1,4 +1,5 @@
-"""The event publisher: every new award reaches EventBridge once, after commit, retried until it does.
+"""The event publisher: every new award reaches EventBridge once, after commit, retried (or parked for an
+operator after the outbox policy's attempt limit).
 
 EventBridge is moto's, with a rule routing source `peer-badges` to an SQS queue, so the tests count
 what a subscriber would actually receive.
@@ -11,25 +12,24 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import date
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, NoRegionError
+from botocore.exceptions import NoRegionError
 from botocore.stub import Stubber
 
 from peer_badges import events
-from peer_badges.awards import AwardCommand, AwardDefinition, award_in_own_transaction
-from peer_badges.db import Database, Json
+from peer_badges.db import Database
 from peer_badges.events import PublishReport, publish_after_commit, publish_pending
-from peer_badges.models import BadgeAwardedEvent, BadgeDefinition, EarnedBadge
-from tests.aws import Bus, moto_event_bus
-from tests.helpers import Org, seed_org
+from peer_badges.models import BadgeAwardedEvent
+from peer_badges.outbox import POLICY
+from tests.aws import Bus, ThrottledClient, moto_event_bus
+from tests.helpers import Org, award_many, seed_org
 
 BUS = "peer-badges-test"
-THRESHOLD = {"type": "threshold", "schema_version": 1, "threshold": 10}
 MILESTONE = {"type": "milestone", "schema_version": 1, "thresholds": [3, 15], "payable": True}
+MAX_ATTEMPTS = POLICY.max_attempts
 
 
 @pytest.fixture
@@ -41,36 +41,6 @@ def bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[Bus]:
 @pytest.fixture
 def org(db: Database) -> Org:
     return seed_org(db)
-
-
-def make_definition(db: Database, org_id: uuid.UUID, criteria: dict[str, Any]) -> BadgeDefinition:
-    row = db.query_one(
-        """INSERT INTO badge_definitions (org_id, key, name, criteria)
-           VALUES (:org, :key, 'A badge', CAST(:criteria AS jsonb)) RETURNING *""",
-        org=org_id,
-        key=f"badge-{uuid.uuid4().hex[:8]}",
-        criteria=Json(criteria),
-    )
-    return BadgeDefinition.model_validate(row)
-
-
-def award_many(db: Database, org: Org, n: int, criteria: dict[str, Any] = THRESHOLD) -> list[EarnedBadge]:
-    """n committed awards (one per mentor) whose events are still in the outbox."""
-    definition = AwardDefinition.of(make_definition(db, org.id, criteria))
-    return [
-        award_in_own_transaction(
-            db,
-            AwardCommand(
-                org_id=org.id,
-                peer_mentor_id=uuid.uuid4(),
-                definition=definition,
-                level=1,
-                earned_at=date(2024, 6, 3),
-                source="evaluation",
-            ),
-        ).badge
-        for _ in range(n)
-    ]
 
 
 def outbox(db: Database) -> list[dict[str, Any]]:
@@ -109,25 +79,13 @@ class RejectingClient:
 
     def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         rejected = [json.loads(e["Detail"])["idempotency_key"] in self.reject for e in Entries]
-        accepted = iter(
-            self.real.put_events(Entries=[e for e, r in zip(Entries, rejected, strict=True) if not r])[
-                "Entries"
-            ]
-        )
+        to_send = [e for e, r in zip(Entries, rejected, strict=True) if not r]
+        accepted = iter(self.real.put_events(Entries=to_send)["Entries"] if to_send else [])
         results = [
             {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"} if r else next(accepted)
             for r in rejected
         ]
         return {"FailedEntryCount": sum(rejected), "Entries": results}
-
-
-class ThrottledClient:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
-        self.calls += 1
-        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "PutEvents")
 
 
 # --- crash between commit and publish --------------------------------------------------------
@@ -215,18 +173,18 @@ def test_a_failing_publish_is_retried_later_with_growing_backoff_and_then_sent_o
     throttled = ThrottledClient()
     # When the publisher runs
     assert publish_pending(db, throttled, BUS) == PublishReport(sent=0, failed=1)
-    # Then the row stays unpublished, counts the attempt, says why, and waits ~10 s (+-25%)
+    # Then the row stays unpublished, counts the attempt, says why, and waits ~30 s (+-25%)
     [row] = outbox(db)
     assert row["published_at"] is None and row["attempts"] == 1
     assert "ThrottlingException" in row["last_error"]
-    assert 7 <= row["due_in_s"] <= 12.6
+    assert 22 <= row["due_in_s"] <= 37.6
     # And a publisher running again before the backoff ends does not touch it
     assert publish_pending(db, bus.client, BUS) == PublishReport(sent=0, failed=0)
     # When it fails again after the backoff, the next wait is about twice as long
     make_all_due(db)
     publish_pending(db, throttled, BUS)
     [row] = outbox(db)
-    assert row["attempts"] == 2 and 14 <= row["due_in_s"] <= 25.1
+    assert row["attempts"] == 2 and 44 <= row["due_in_s"] <= 75.1
     # When EventBridge recovers and the backoff has passed, it is sent exactly once
     make_all_due(db)
     assert publish_pending(db, bus.client, BUS) == PublishReport(sent=1, failed=0)
@@ -277,12 +235,43 @@ def test_rows_left_when_the_time_budget_is_spent_are_released_at_once(
 ) -> None:
     # Given 15 pending events and a publisher whose time budget is spent after the first call
     award_many(db, org, 15)
-    monkeypatch.setattr(events, "LEASE_S", 0)
+    monkeypatch.setattr(events, "TIME_BUDGET_S", 0)
     # When it publishes
     assert publish_pending(db, bus.client, BUS) == PublishReport(sent=10, failed=0)
     # Then the 5 it did not try are due again straight away, with no attempt counted
     left = [row for row in outbox(db) if row["published_at"] is None]
     assert len(left) == 5 and all(row["due_in_s"] <= 0 and row["attempts"] == 0 for row in left)
+
+
+def test_an_event_rejected_max_attempts_times_parks_and_the_operator_retry_sends_it_once(
+    db: Database, org: Org, bus: Bus
+) -> None:
+    # Given one event EventBridge rejects, next to one it accepts
+    rejected, accepted = award_many(db, org, 2)
+    client = RejectingClient(bus.client, {rejected.id})
+    # When every retry after its backoff is rejected too, up to the attempt limit
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        assert publish_pending(db, client, BUS).failed == 1
+        [row] = [row for row in outbox(db) if row["published_at"] is None]
+        assert row["attempts"] == attempt
+        make_all_due(db)
+    # Then it is parked: not published, not claimed again, counted for the org's operators
+    [row] = db.query(
+        "SELECT status, attempts, parked_at IS NOT NULL AS parked, last_error FROM event_outbox"
+        " WHERE earned_badge_id = :id",
+        id=rejected.id,
+    )
+    assert row["status"] == "parked" and row["parked"] and row["attempts"] == MAX_ATTEMPTS
+    assert row["last_error"].startswith("InternalFailure")
+    assert publish_pending(db, bus.client, BUS) == PublishReport(sent=0, failed=0)
+    assert events.parked_count(db) == 1 and events.parked_count(db, org.id) == 1
+    assert events.parked_count(db, uuid.uuid4()) == 0
+    # When an operator retries another org's parked rows, nothing happens; this org's, it is sent once
+    assert events.retry_parked(db, uuid.uuid4()) == 0
+    assert events.retry_parked(db, org.id) == 1
+    assert publish_pending(db, bus.client, BUS) == PublishReport(sent=1, failed=0)
+    assert bus.keys() == Counter({("BadgeAwarded", str(b.id)): 1 for b in (rejected, accepted)})
+    assert events.parked_count(db) == 0
 
 
 def test_parallel_publishers_never_send_the_same_row_twice(

@@ -9,19 +9,15 @@ if that fails the outbox drain sends them.
 from typing import Annotated
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel
 
 from peer_badges import awards
-from peer_badges.api import caller_id
+from peer_badges.api import caller_id, documented_responses, reply, request_id
 from peer_badges.auth import require_admin, require_mentor_manager, require_mentor_reader
 from peer_badges.db import get_database
-from peer_badges.events import events_client, publish_after_commit
-from peer_badges.models import AwardRequest, EarnedBadge, ErrorResponse, Page, RevokeRequest
-from peer_badges.settings import get_settings
+from peer_badges.models import AwardRequest, EarnedBadge, Page, RevokeRequest
 
 router = APIGatewayHttpRouter()
 
@@ -41,30 +37,12 @@ Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor fr
 IncludeRevoked = Annotated[bool, Query(description="Include revoked badges (marked by revoked_at).")]
 
 
-def _responses(success: dict[int, str], *errors: int) -> dict[int, OpenAPIResponse]:
-    # Powertools documents only the responses listed here once any are; a success response without
-    # content gets the route's return annotation as its schema.
-    documented: dict[int, OpenAPIResponse] = {
-        status: {"description": text} for status, text in success.items()
-    }
-    for status in errors:
-        documented[status] = {
-            "description": _MEANING[status],
-            "content": {"application/json": {"model": ErrorResponse}},
-        }
-    return documented
-
-
-def _reply(model: BaseModel, status: int = 200) -> Response:
-    # The body stays a model: Powertools validates it against the route's return annotation.
-    return Response(status, content_types.APPLICATION_JSON, model)
-
-
-def _request_id() -> str:
-    return router.current_event.request_context.request_id
-
-
-@router.get(BADGES, responses=_responses({200: "The mentor's earned badges, newest first."}, 400, 401, 403))
+@router.get(
+    BADGES,
+    responses=documented_responses(
+        _MEANING, {200: "The mentor's earned badges, newest first."}, 400, 401, 403
+    ),
+)
 def list_earned_badges(
     org_id: UUID,
     mentor_id: UUID,
@@ -77,13 +55,14 @@ def list_earned_badges(
     page = awards.list_badges(
         db, org_id, mentor_id, include_revoked=include_revoked, cursor=cursor, limit=limit
     )
-    return _reply(page)
+    return reply(page)
 
 
 @router.post(
     BADGES,
     status_code=201,
-    responses=_responses(
+    responses=documented_responses(
+        _MEANING,
         {201: "Awarded: the new badge.", 200: "Already awarded: the existing badge, unchanged."},
         400,
         401,
@@ -97,15 +76,13 @@ def award_badge(org_id: UUID, mentor_id: UUID, body: AwardRequest) -> Response[E
     db = get_database()
     caller = caller_id(router)
     require_mentor_manager(db, org_id, caller, mentor_id)
-    outcome = awards.manual_award(db, org_id, mentor_id, caller, body, correlation_id=_request_id())
-    if outcome.created:
-        publish_after_commit(db, events_client, get_settings().event_bus_name, [outcome.badge.id])
-    return _reply(outcome.badge, 201 if outcome.created else 200)
+    outcome = awards.award_manually(db, org_id, mentor_id, caller, body, correlation_id=request_id(router))
+    return reply(outcome.badge, 201 if outcome.created else 200)
 
 
 @router.post(
     BADGES + "/<earned_badge_id>/revoke",
-    responses=_responses({200: "The badge, now revoked."}, 400, 401, 403, 404, 409, 422),
+    responses=documented_responses(_MEANING, {200: "The badge, now revoked."}, 400, 401, 403, 404, 409, 422),
 )
 def revoke_badge(
     org_id: UUID, mentor_id: UUID, earned_badge_id: UUID, body: RevokeRequest
@@ -114,6 +91,6 @@ def revoke_badge(
     caller = caller_id(router)
     require_admin(db, org_id, caller, "revoke badges")
     revoked = awards.revoke_in_own_transaction(
-        db, org_id, mentor_id, earned_badge_id, caller, body.reason, correlation_id=_request_id()
+        db, org_id, mentor_id, earned_badge_id, caller, body.reason, correlation_id=request_id(router)
     )
-    return _reply(revoked)
+    return reply(revoked)

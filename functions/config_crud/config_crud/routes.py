@@ -8,14 +8,12 @@ archive and unarchive return the definition's revision as a strong ETag; send it
 from typing import Annotated, Any
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel
 
 from peer_badges import definitions, preview
-from peer_badges.api import caller_id
+from peer_badges.api import caller_id, documented_responses, reply, request_id
 from peer_badges.auth import require_admin, require_member
 from peer_badges.db import get_database
 from peer_badges.errors import BadRequest
@@ -23,7 +21,6 @@ from peer_badges.models import (
     BadgeDefinition,
     BadgeDefinitionCreate,
     BadgeDefinitionPatch,
-    ErrorResponse,
     Page,
     ValidationResult,
 )
@@ -59,25 +56,6 @@ PreviewBody = Annotated[
 ]
 
 
-def _errors(*statuses: int) -> dict[int, OpenAPIResponse]:
-    return {
-        status: {"description": _MEANING[status], "content": {"application/json": {"model": ErrorResponse}}}
-        for status in statuses
-    }
-
-
-def _ok(model: Any, status: int = 200, description: str = "OK") -> dict[int, OpenAPIResponse]:
-    # Powertools documents only the listed responses once `responses=` is given: list success too.
-    if model is None:
-        return {status: {"description": description}}
-    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
-
-
-def _reply(model: BaseModel | None, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    # The body stays a model: Powertools validates it against the route's return annotation.
-    return Response(status, content_types.APPLICATION_JSON, model if model is not None else "", headers or {})
-
-
 def _etag(definition: BadgeDefinition) -> dict[str, str]:
     return {"ETag": f'"{definition.revision}"'}
 
@@ -94,57 +72,66 @@ def _revision(if_match: str | None) -> int | None:
     return int(tag)
 
 
-def _request_id() -> str:
-    return router.current_event.request_context.request_id
-
-
-@router.get(BASE, responses={**_ok(Page[BadgeDefinition]), **_errors(400, 401, 403)})
+@router.get(
+    BASE, responses=documented_responses(_MEANING, {200: ("OK", Page[BadgeDefinition])}, 400, 401, 403)
+)
 def list_badge_definitions(
     org_id: UUID, include_archived: Annotated[bool, Query()] = False
 ) -> Response[Page[BadgeDefinition]]:
     db = get_database()
     require_member(db, org_id, caller_id(router))
     items = definitions.list_definitions(db, org_id, include_archived)
-    return _reply(Page[BadgeDefinition](items=tuple(items)))
+    return reply(Page[BadgeDefinition](items=tuple(items)))
 
 
 @router.post(
     BASE,
     status_code=201,
-    responses={**_ok(BadgeDefinition, 201, "Created"), **_errors(400, 401, 403, 409, 422)},
+    responses=documented_responses(_MEANING, {201: ("Created", BadgeDefinition)}, 400, 401, 403, 409, 422),
 )
 def create_badge_definition(org_id: UUID, body: BadgeDefinitionCreate) -> Response[BadgeDefinition]:
     db = get_database()
     caller = caller_id(router)
     require_admin(db, org_id, caller, CHANGE)
-    created = definitions.create_definition(db, org_id, caller, body, _request_id())
+    created = definitions.create_definition(db, org_id, caller, body, request_id(router))
     location = f"/orgs/{org_id}/badge-definitions/{created.id}"
-    return _reply(created, 201, {**_etag(created), "Location": location})
+    return reply(created, 201, {**_etag(created), "Location": location})
 
 
-@router.post(BASE + "/validate", responses={**_ok(ValidationResult), **_errors(400, 401, 403)})
+@router.post(
+    BASE + "/validate",
+    responses=documented_responses(_MEANING, {200: ("OK", ValidationResult)}, 400, 401, 403),
+)
 def validate_badge_definition(org_id: UUID, body: DraftBody) -> Response[ValidationResult]:
     db = get_database()
     require_admin(db, org_id, caller_id(router), "validate badge definitions")
-    return _reply(definitions.validate_draft(body))
+    return reply(definitions.validate_draft(body))
 
 
-@router.post(BASE + "/preview", responses={**_ok(preview.DefinitionPreview), **_errors(400, 401, 403, 422)})
+@router.post(
+    BASE + "/preview",
+    responses=documented_responses(_MEANING, {200: ("OK", preview.DefinitionPreview)}, 400, 401, 403, 422),
+)
 def preview_badge_definition(org_id: UUID, body: PreviewBody) -> Response[preview.DefinitionPreview]:
     db = get_database()
     require_admin(db, org_id, caller_id(router), "preview badge definitions")
-    return _reply(preview.preview_draft(db, org_id, body))
+    return reply(preview.preview_draft(db, org_id, body))
 
 
-@router.get(ONE, responses={**_ok(BadgeDefinition), **_errors(400, 401, 403, 404)})
+@router.get(ONE, responses=documented_responses(_MEANING, {200: ("OK", BadgeDefinition)}, 400, 401, 403, 404))
 def get_badge_definition(org_id: UUID, definition_id: UUID) -> Response[BadgeDefinition]:
     db = get_database()
     require_member(db, org_id, caller_id(router))
     definition = definitions.get_definition(db, org_id, definition_id)
-    return _reply(definition, headers=_etag(definition))
+    return reply(definition, headers=_etag(definition))
 
 
-@router.patch(ONE, responses={**_ok(BadgeDefinition), **_errors(400, 401, 403, 404, 409, 412, 422)})
+@router.patch(
+    ONE,
+    responses=documented_responses(
+        _MEANING, {200: ("OK", BadgeDefinition)}, 400, 401, 403, 404, 409, 412, 422
+    ),
+)
 def update_badge_definition(
     org_id: UUID, definition_id: UUID, body: BadgeDefinitionPatch, if_match: IfMatch = None
 ) -> Response[BadgeDefinition]:
@@ -152,23 +139,28 @@ def update_badge_definition(
     caller = caller_id(router)
     require_admin(db, org_id, caller, CHANGE)
     updated = definitions.update_definition(
-        db, org_id, definition_id, caller, body, _revision(if_match), _request_id()
+        db, org_id, definition_id, caller, body, _revision(if_match), request_id(router)
     )
-    return _reply(updated, headers=_etag(updated))
+    return reply(updated, headers=_etag(updated))
 
 
 @router.delete(
-    ONE, status_code=204, responses={**_ok(None, 204, "Deleted"), **_errors(400, 401, 403, 404, 409, 412)}
+    ONE,
+    status_code=204,
+    responses=documented_responses(_MEANING, {204: "Deleted"}, 400, 401, 403, 404, 409, 412),
 )
 def delete_badge_definition(org_id: UUID, definition_id: UUID, if_match: IfMatch = None) -> Response[None]:
     db = get_database()
     caller = caller_id(router)
     require_admin(db, org_id, caller, CHANGE)
-    definitions.delete_definition(db, org_id, definition_id, caller, _revision(if_match), _request_id())
-    return _reply(None, 204)
+    definitions.delete_definition(db, org_id, definition_id, caller, _revision(if_match), request_id(router))
+    return reply(None, 204)
 
 
-@router.post(ONE + "/archive", responses={**_ok(BadgeDefinition), **_errors(400, 401, 403, 404, 412)})
+@router.post(
+    ONE + "/archive",
+    responses=documented_responses(_MEANING, {200: ("OK", BadgeDefinition)}, 400, 401, 403, 404, 412),
+)
 def archive_badge_definition(
     org_id: UUID, definition_id: UUID, if_match: IfMatch = None
 ) -> Response[BadgeDefinition]:
@@ -176,12 +168,15 @@ def archive_badge_definition(
     caller = caller_id(router)
     require_admin(db, org_id, caller, CHANGE)
     archived = definitions.archive_definition(
-        db, org_id, definition_id, caller, _revision(if_match), _request_id()
+        db, org_id, definition_id, caller, _revision(if_match), request_id(router)
     )
-    return _reply(archived, headers=_etag(archived))
+    return reply(archived, headers=_etag(archived))
 
 
-@router.post(ONE + "/unarchive", responses={**_ok(BadgeDefinition), **_errors(400, 401, 403, 404, 412)})
+@router.post(
+    ONE + "/unarchive",
+    responses=documented_responses(_MEANING, {200: ("OK", BadgeDefinition)}, 400, 401, 403, 404, 412),
+)
 def unarchive_badge_definition(
     org_id: UUID, definition_id: UUID, if_match: IfMatch = None
 ) -> Response[BadgeDefinition]:
@@ -189,6 +184,6 @@ def unarchive_badge_definition(
     caller = caller_id(router)
     require_admin(db, org_id, caller, CHANGE)
     restored = definitions.unarchive_definition(
-        db, org_id, definition_id, caller, _revision(if_match), _request_id()
+        db, org_id, definition_id, caller, _revision(if_match), request_id(router)
     )
-    return _reply(restored, headers=_etag(restored))
+    return reply(restored, headers=_etag(restored))

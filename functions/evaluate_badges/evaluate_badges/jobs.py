@@ -1,4 +1,5 @@
-"""The scheduled jobs: drain the evaluation outbox and publish events; reconcile organisations."""
+"""The jobs: drain the evaluation outbox and publish events; reconcile organisations; and the operator's
+retry of parked outbox rows (`{"action": "retry_parked", "org_ids": [...]}`, both outboxes)."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -9,9 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from peer_badges.db import get_database
-from peer_badges.drain import parked_count
 from peer_badges.events import events_client, publish_pending
 from peer_badges.mentor_evaluation import drain_outbox
+from peer_badges.outbox import parked_counts, retry_parked
 from peer_badges.reconcile import all_org_ids, reconcile_org
 from peer_badges.settings import get_settings
 
@@ -34,7 +35,9 @@ def run(event: dict[str, Any], metrics: Metrics) -> dict[str, Any]:
         return drain(job, metrics)
     if job.action == "reconcile":
         return reconcile(job, metrics)
-    raise ValueError(f"unknown action {job.action!r}; expected 'drain' or 'reconcile'")
+    if job.action == "retry_parked":
+        return retry(job)
+    raise ValueError(f"unknown action {job.action!r}; expected 'drain', 'reconcile' or 'retry_parked'")
 
 
 def drain(job: Job, metrics: Metrics) -> dict[str, Any]:
@@ -47,11 +50,11 @@ def drain(job: Job, metrics: Metrics) -> dict[str, Any]:
         max_batches=job.max_batches,
     )
     published = publish_pending(db, events_client(), get_settings().event_bus_name)
-    parked = parked_count(db)
+    parked = parked_counts(db)
     metrics.add_metric(name="MentorsEvaluated", unit=MetricUnit.Count, value=report.mentors)
     metrics.add_metric(name="BadgesAwarded", unit=MetricUnit.Count, value=len(report.awarded))
     metrics.add_metric(name="EvaluationRetries", unit=MetricUnit.Count, value=report.retried)
-    metrics.add_metric(name="OutboxRowsParked", unit=MetricUnit.Count, value=parked)
+    metrics.add_metric(name="OutboxRowsParked", unit=MetricUnit.Count, value=sum(parked.values()))
     metrics.add_metric(name="OutboxLag", unit=MetricUnit.Seconds, value=report.max_lag_s)
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=published.sent)
     metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=published.failed)
@@ -63,13 +66,30 @@ def drain(job: Job, metrics: Metrics) -> dict[str, Any]:
         "succeeded": report.succeeded,
         "retried": report.retried,
         "parked_now": report.parked,
-        "parked_total": parked,
+        "parked_total": parked["evaluation"],
+        "events_parked_total": parked["event"],
         "awarded": len(report.awarded),
         "events_sent": published.sent,
         "events_failed": published.failed,
         "max_lag_s": round(report.max_lag_s, 3),
     }
     logger.info("drain finished", extra=summary)
+    return summary
+
+
+def retry(job: Job) -> dict[str, Any]:
+    """Parked rows of both outboxes (of the given organisations, or all) get a fresh set of attempts."""
+    db = get_database()
+    totals = {"evaluation": 0, "event": 0}
+    for org_id in job.org_ids or [None]:
+        for queue, count in retry_parked(db, UUID(org_id) if org_id else None).items():
+            totals[queue] += count
+    summary = {
+        "action": "retry_parked",
+        "evaluation_rows": totals["evaluation"],
+        "event_rows": totals["event"],
+    }
+    logger.info("parked outbox rows retried", extra=summary)
     return summary
 
 

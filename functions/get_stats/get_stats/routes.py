@@ -5,22 +5,20 @@ while nothing it shows has changed (including the day rolling over, which can en
 "today" is the org-local date of the request's arrival, computed in the same statement that reads.
 """
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
 from peer_badges import stats
-from peer_badges.api import cacheable_response, caller_id
+from peer_badges.api import cacheable_response, caller_id, documented_responses, request_time
 from peer_badges.auth import require_mentor_reader, require_overview_reader
 from peer_badges.db import get_database
 from peer_badges.definitions_cache import cached_org_definitions
-from peer_badges.models import ErrorResponse, MilestoneStatus, Page, PeerMentorStats
+from peer_badges.models import MilestoneStatus, Page, PeerMentorStats
 
 router = APIGatewayHttpRouter()
 
@@ -45,28 +43,15 @@ Cursor = Annotated[str | None, Query(description="next_cursor from the previous 
 Limit = Annotated[int, Query(ge=1, le=stats.MAX_PAGE_SIZE, description="Items per page.")]
 
 
-def _responses(model: type[BaseModel], *errors: int) -> dict[int, OpenAPIResponse]:
-    described: dict[int, OpenAPIResponse] = {
-        200: {"description": "OK, with an ETag.", "content": {"application/json": {"model": model}}},
-        304: {"description": _MEANING[304]},
-    }
-    for status in errors:
-        described[status] = {
-            "description": _MEANING[status],
-            "content": {"application/json": {"model": ErrorResponse}},
-        }
-    return described
-
-
-def _now() -> datetime:
-    # API Gateway's arrival time: one instant for the whole request, and replayed events replay exactly.
-    epoch_ms = router.current_event.get("requestContext", {}).get("timeEpoch")
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC) if epoch_ms else datetime.now(UTC)
+def _cacheable(model: type[BaseModel], *errors: int) -> dict[int, Any]:
+    """200 with an ETag, or 304."""
+    success = {200: ("OK, with an ETag.", model), 304: _MEANING[304]}
+    return documented_responses(_MEANING, success, *errors)
 
 
 # The body is already JSON text (the ETag is computed over it), so the return annotation does not
 # re-validate it; the 200 schema comes from `responses` in the OpenAPI document.
-@router.get(MENTOR + "/stats", responses=_responses(PeerMentorStats, 400, 401, 403, 404))
+@router.get(MENTOR + "/stats", responses=_cacheable(PeerMentorStats, 400, 401, 403, 404))
 def get_mentor_stats(org_id: UUID, mentor_id: UUID, if_none_match: IfNoneMatch = None) -> Response[Any]:
     db = get_database()
     result = stats.load_stats_for(
@@ -74,21 +59,23 @@ def get_mentor_stats(org_id: UUID, mentor_id: UUID, if_none_match: IfNoneMatch =
         org_id,
         caller_id(router),
         mentor_id,
-        _now(),
+        request_time(router),
         lambda version: cached_org_definitions(db, org_id, version),
     )
     return cacheable_response(result, if_none_match)
 
 
-@router.get(MENTOR + "/milestones", responses=_responses(MilestoneStatus, 400, 401, 403, 404))
+@router.get(MENTOR + "/milestones", responses=_cacheable(MilestoneStatus, 400, 401, 403, 404))
 def get_mentor_milestones(org_id: UUID, mentor_id: UUID, if_none_match: IfNoneMatch = None) -> Response[Any]:
     db = get_database()
     require_mentor_reader(db, org_id, caller_id(router), mentor_id)
-    result = stats.load_milestone_status(db, org_id, mentor_id, _now(), cached_org_definitions(db, org_id))
+    result = stats.load_milestone_status(
+        db, org_id, mentor_id, request_time(router), cached_org_definitions(db, org_id)
+    )
     return cacheable_response(result, if_none_match)
 
 
-@router.get("/orgs/<org_id>/mentor-stats", responses=_responses(Page[PeerMentorStats], 400, 401, 403))
+@router.get("/orgs/<org_id>/mentor-stats", responses=_cacheable(Page[PeerMentorStats], 400, 401, 403))
 def list_mentor_stats(
     org_id: UUID,
     mentor_id: MentorIds = None,
@@ -99,5 +86,5 @@ def list_mentor_stats(
     db = get_database()
     access = require_overview_reader(db, org_id, caller_id(router))
     definitions = cached_org_definitions(db, org_id)
-    page = stats.list_stats(db, org_id, access, mentor_id, cursor, limit, _now(), definitions)
+    page = stats.list_stats(db, org_id, access, mentor_id, cursor, limit, request_time(router), definitions)
     return cacheable_response(page, if_none_match)

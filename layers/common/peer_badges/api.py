@@ -1,4 +1,5 @@
-"""HTTP edge shared by the API handlers: the resolver, the one error mapping, identity, ETags.
+"""HTTP edge shared by the API handlers: the resolver, the one error mapping, identity, ETags, and the
+helpers every routes module uses to document its responses and reply.
 
 Logic raises `peer_badges.errors.AppError` subclasses; this module is the only place that turns
 exceptions into HTTP responses. 4xx are logged at info; only unexpected failures get a trace, and
@@ -10,6 +11,8 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -20,11 +23,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
 from peer_badges.criteria import format_path
 from peer_badges.db import is_unavailable
 from peer_badges.errors import AppError, ServiceUnavailable, Unauthorized
+from peer_badges.models import ErrorResponse
 
 logger = Logger(service="peer-badges")
 
@@ -241,7 +247,7 @@ def create_app() -> APIGatewayHttpResolver:
     return app
 
 
-def caller_id(app: APIGatewayHttpResolver) -> UUID:
+def caller_id(app: Router) -> UUID:
     """The caller's user id: the verified token's `sub` claim, as placed there by the JWT authorizer."""
     authorizer = app.current_event.request_context.authorizer
     claims = authorizer.jwt_claim if authorizer else None
@@ -254,13 +260,47 @@ def caller_id(app: APIGatewayHttpResolver) -> UUID:
         raise Unauthorized("The access token's subject is not a known user id.") from error
 
 
-def json_response(
-    model: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    body = model.model_dump_json() if isinstance(model, BaseModel) else json.dumps(model, default=str)
-    return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers or {}
-    )
+Router = APIGatewayHttpResolver | APIGatewayHttpRouter
+# What a route lists in `responses=` for a success: a description, or a description and its model.
+Success = str | tuple[str, Any]
+
+
+def documented_responses(
+    meanings: Mapping[int, str], success: Mapping[int, Success], *errors: int
+) -> dict[int, OpenAPIResponse]:
+    """A route's `responses=`: its successes, then each error status with the router's meaning of it,
+    all in the one error shape. Powertools documents only the listed responses once any are given, so
+    successes are listed too; one without a model gets the route's return annotation as its schema."""
+    documented: dict[int, OpenAPIResponse] = {}
+    for status, described in success.items():
+        if isinstance(described, tuple):
+            text, model = described
+            documented[status] = {"description": text, "content": {"application/json": {"model": model}}}
+        else:
+            documented[status] = {"description": described}
+    for status in errors:
+        documented[status] = {
+            "description": meanings[status],
+            "content": {"application/json": {"model": ErrorResponse}},
+        }
+    return documented
+
+
+def reply(model: BaseModel | None, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON reply. The body stays a model: Powertools validates it against the route's return
+    annotation. None is an empty body (204)."""
+    return Response(status, content_types.APPLICATION_JSON, model if model is not None else "", headers or {})
+
+
+def request_id(router: Router) -> str:
+    """API Gateway's request id: the correlation id logic records in audit rows and events."""
+    return router.current_event.request_context.request_id
+
+
+def request_time(router: Router) -> datetime:
+    """API Gateway's arrival time: one instant for the whole request, and replayed events replay exactly."""
+    epoch_ms = (router.current_event.get("requestContext") or {}).get("timeEpoch")
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC) if epoch_ms else datetime.now(UTC)
 
 
 def etag_for(body: str) -> str:

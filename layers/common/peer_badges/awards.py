@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from peer_badges.db import Database, Json, Transaction, sqlstate
 from peer_badges.errors import BadRequest, Conflict, NotFound, Unprocessable
+from peer_badges.events import publish_new_awards
 from peer_badges.models import (
     MAX_NOTE_LENGTH,
     MAX_REASON_LENGTH,
@@ -186,6 +187,23 @@ def manual_award(
             if sqlstate(error) == "23503":  # the definition was deleted between the lookup and the insert
                 raise NotFound("That badge definition no longer exists in this organisation.") from error
             raise
+
+
+def award_manually(
+    db: Database,
+    org_id: UUID,
+    mentor_id: UUID,
+    actor: UUID,
+    request: AwardRequest,
+    *,
+    correlation_id: str | None = None,
+) -> AwardOutcome:
+    """`manual_award`, then a new badge's events published right after the commit (if that fails,
+    the outbox drain sends them)."""
+    outcome = manual_award(db, org_id, mentor_id, actor, request, correlation_id=correlation_id)
+    if outcome.created:
+        publish_new_awards(db, [outcome.badge.id])
+    return outcome
 
 
 def _awardable_definition(raw: dict[str, Any] | None, request: AwardRequest) -> BadgeDefinition:

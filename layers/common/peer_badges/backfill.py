@@ -6,7 +6,7 @@ backfill (created, criteria changed, unarchived, re-activated), and the drain ru
 Candidates come from ``badge_queries.missing`` (the criteria type's crossing query), and are awarded in
 chunks through ``award_earned_badge``: the same advisory lock per key, ``ON CONFLICT DO NOTHING``, audit
 and event outbox rows for new awards only, every award flagged ``backfill``. A failed job is retried
-with backoff and parked after ``MAX_ATTEMPTS``, like the evaluation outbox.
+with backoff and parked under the one outbox policy (``peer_badges.outbox``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from peer_badges.badge_queries import Crossing, missing
 from peer_badges.clock import OrgClock
 from peer_badges.db import Database, Json, Transaction
 from peer_badges.definitions_cache import COLUMNS, definitions_from_rows
-from peer_badges.drain import LEASE, MAX_ATTEMPTS, backoff_for
 from peer_badges.models import BadgeDefinition, EarnedBadge
+from peer_badges.outbox import DEFINITION_BACKFILLS
 
 logger = Logger(service="peer-badges", child=True)
 
@@ -105,33 +105,7 @@ def award_missing(
 
 # --- the definition backfill queue -------------------------------------------------------
 
-_CLAIM_SQL = """
-UPDATE definition_backfills AS b
-   SET available_at = now() + make_interval(secs => :lease_s), attempts = b.attempts + 1
-  FROM (SELECT id FROM definition_backfills
-         WHERE status = 'pending' AND available_at <= now()
-         ORDER BY available_at, id
-         LIMIT :limit
-         FOR UPDATE SKIP LOCKED) AS due
- WHERE b.id = due.id
-RETURNING b.id, b.org_id, b.badge_definition_id, b.attempts
-"""
-
 _DEFINITION_SQL = f"SELECT {COLUMNS} FROM badge_definitions WHERE org_id = :org_id AND id = :id"
-
-_DONE_SQL = """
-UPDATE definition_backfills SET status = 'done', processed_at = now(), last_error = NULL
- WHERE id = :id AND status = 'pending'
-"""
-
-_FAILED_SQL = """
-UPDATE definition_backfills
-   SET status = CASE WHEN attempts >= :max_attempts THEN 'parked' ELSE 'pending' END,
-       available_at = now() + make_interval(secs => :backoff_s),
-       last_error = :error,
-       processed_at = CASE WHEN attempts >= :max_attempts THEN now() END
- WHERE id = :id AND status = 'pending'
-"""
 
 
 def _run_one(
@@ -160,21 +134,15 @@ def run_definition_backfills(
 ) -> list[EarnedBadge]:
     """Run the due definition backfills (parallel drains take disjoint jobs); returns the new awards."""
     awarded: list[EarnedBadge] = []
-    for job in db.query(_CLAIM_SQL, lease_s=LEASE.total_seconds(), limit=limit):
+    for job in DEFINITION_BACKFILLS.claim(db, limit):
         try:
             awarded.extend(_run_one(db, job, clock, correlation_id))
         except Exception as error:
-            message = f"{type(error).__name__}: {error}"[:500]
+            message = f"{type(error).__name__}: {error}"
             logger.warning(
                 "definition backfill failed", extra={"org_id": str(job["org_id"]), "error": message}
             )
-            db.query(
-                _FAILED_SQL,
-                id=job["id"],
-                max_attempts=MAX_ATTEMPTS,
-                backoff_s=backoff_for(job["attempts"]).total_seconds(),
-                error=message,
-            )
+            DEFINITION_BACKFILLS.failed(db, {job["id"]: message})
             continue
-        db.query(_DONE_SQL, id=job["id"])
+        DEFINITION_BACKFILLS.done(db, [job["id"]])
     return awarded

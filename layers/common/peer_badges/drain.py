@@ -1,11 +1,10 @@
 """Draining the evaluation outbox: at-least-once, one mentor's failure never blocks another.
 
-Claim: one short statement moves a batch of due rows' `available_at` forward by a lease and counts
-the attempt (`FOR UPDATE SKIP LOCKED`, so parallel drains claim disjoint rows). Process: rows are
-coalesced per mentor; each mentor is evaluated, awarded and marked done in ONE transaction, so a
-crash between awarding and marking leaves nothing half-done. A failure is recorded in its own
-transaction: retry after exponential backoff, parked after `max_attempts`. A drain killed mid-batch
-leaves its claimed rows to come back when the lease runs out.
+The queue mechanics (claim under a lease, backoff, parking, operator retry) are the shared outbox
+policy in peer_badges.outbox. Here: claimed rows are coalesced per mentor; each mentor is evaluated,
+awarded and marked done in ONE transaction, so a crash between awarding and marking leaves nothing
+half-done. A failure is recorded in its own transaction. A drain killed mid-batch leaves its claimed
+rows to come back when the lease runs out.
 """
 
 from __future__ import annotations
@@ -19,13 +18,12 @@ from uuid import UUID
 from aws_lambda_powertools import Logger
 
 from peer_badges.db import Database, Transaction
+from peer_badges.outbox import EVALUATIONS, POLICY
 
 logger = Logger(service="peer-badges", child=True)
 
-MAX_ATTEMPTS = 5
-LEASE = timedelta(minutes=5)
-BASE_BACKOFF = timedelta(seconds=30)
-MAX_BACKOFF = timedelta(hours=1)
+MAX_ATTEMPTS = POLICY.max_attempts
+LEASE = POLICY.lease
 
 
 @dataclass(frozen=True)
@@ -52,38 +50,9 @@ class DrainReport:
 # A mentor's evaluation: runs inside the caller's transaction, returns the new awards.
 EvaluateMentor = Callable[[Transaction, UUID, UUID, bool], list[Any]]
 
-_CLAIM_SQL = """
-UPDATE evaluation_outbox AS o
-   SET available_at = now() + make_interval(secs => :lease_s),
-       attempts = o.attempts + 1
-  FROM (SELECT id FROM evaluation_outbox
-         WHERE status = 'pending' AND available_at <= now()
-         ORDER BY available_at, id
-         LIMIT :limit
-         FOR UPDATE SKIP LOCKED) AS due
- WHERE o.id = due.id
-RETURNING o.id, o.org_id, o.peer_mentor_id, o.attempts, o.backfill, o.created_at,
-          extract(epoch FROM now() - o.created_at)::float8 AS lag_s
-"""
-
-_DONE_SQL = """
-UPDATE evaluation_outbox SET status = 'done', processed_at = now(), last_error = NULL
- WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'pending'
-"""
-
-_FAILED_SQL = """
-UPDATE evaluation_outbox
-   SET status = CASE WHEN attempts >= :max_attempts THEN 'parked' ELSE 'pending' END,
-       available_at = now() + make_interval(secs => :backoff_s),
-       last_error = :error,
-       processed_at = CASE WHEN attempts >= :max_attempts THEN now() END
- WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'pending'
-RETURNING status
-"""
-
 
 def claim(db: Database, limit: int, lease: timedelta = LEASE) -> tuple[list[Claim], float]:
-    rows = db.query(_CLAIM_SQL, limit=limit, lease_s=lease.total_seconds())
+    rows = EVALUATIONS.claim(db, limit, lease)
     grouped: dict[tuple[UUID, UUID], list[dict[str, Any]]] = {}
     for row in sorted(rows, key=lambda r: r["id"]):
         grouped.setdefault((row["org_id"], row["peer_mentor_id"]), []).append(row)
@@ -103,10 +72,6 @@ def claim(db: Database, limit: int, lease: timedelta = LEASE) -> tuple[list[Clai
     return claims, max_lag
 
 
-def backoff_for(attempts: int) -> timedelta:
-    return min(BASE_BACKOFF * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
-
-
 def _short(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:500]
 
@@ -118,27 +83,22 @@ def process_claim(
     try:
         with db.transaction() as tx:
             awarded = evaluate_mentor(tx, item.org_id, item.peer_mentor_id, item.backfill)
-            tx.execute(_DONE_SQL, ids=list(item.row_ids))
+            EVALUATIONS.done(tx, item.row_ids)
         return "done", awarded
     except Exception as error:
+        reason = _short(error)
         logger.warning(
             "mentor evaluation failed",
             extra={
                 "org_id": str(item.org_id),
                 "peer_mentor_id": str(item.peer_mentor_id),
                 "attempts": item.attempts,
-                "error": _short(error),
+                "error": reason,
             },
         )
         with db.transaction() as tx:
-            row = tx.query_one(
-                _FAILED_SQL,
-                ids=list(item.row_ids),
-                max_attempts=max_attempts,
-                backoff_s=backoff_for(item.attempts).total_seconds(),
-                error=_short(error),
-            )
-        return (row or {}).get("status", "pending"), []
+            statuses = EVALUATIONS.failed(tx, dict.fromkeys(item.row_ids, reason), max_attempts)
+        return ("parked" if "parked" in statuses.values() else "pending"), []
 
 
 def drain(
@@ -176,24 +136,13 @@ def drain(
 
 
 def parked_count(db: Database, org_id: UUID | None = None) -> int:
-    row = db.query_one(
-        "SELECT count(*) AS n FROM evaluation_outbox WHERE status = 'parked'"
-        " AND (CAST(:org AS uuid) IS NULL OR org_id = CAST(:org AS uuid))",
-        org=org_id,
-    )
-    return int((row or {}).get("n", 0))
+    return EVALUATIONS.parked_count(db, org_id)
 
 
 def retry_parked(db: Database, org_id: UUID | None = None) -> int:
-    """Operator action: give parked rows a fresh set of attempts."""
-    return len(
-        db.query(
-            """UPDATE evaluation_outbox SET status = 'pending', attempts = 0, available_at = now(), processed_at = NULL
-                WHERE status = 'parked' AND (CAST(:org AS uuid) IS NULL OR org_id = CAST(:org AS uuid))
-            RETURNING id""",
-            org=org_id,
-        )
-    )
+    """Operator action: give parked rows a fresh set of attempts (peer_badges.outbox.retry_parked
+    does both outboxes at once)."""
+    return EVALUATIONS.retry_parked(db, org_id)
 
 
 def enqueue(

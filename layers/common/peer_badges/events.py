@@ -5,13 +5,14 @@ between commit and publish loses nothing: `publish_pending` (run on every evalua
 whatever is left. The API calls `publish_after_commit` right after its commit so events usually
 leave within the request; when that fails the scheduled drain sends them later.
 
-Claim, send, record: a short statement leases due rows (`FOR UPDATE SKIP LOCKED`, then
-`available_at` moves past the lease), so parallel publishers take disjoint rows and no transaction
-stays open during network calls. Rows EventBridge accepted are marked published; rejected or failed
-ones get `attempts + 1`, `last_error` and an exponential backoff. A publisher that dies mid-way
-leaves its rows leased; they come back when the lease ends. The only duplicate is a send whose
-success could not be recorded, so consumers deduplicate on the detail's `idempotency_key` (the
-earned badge id; with the detail-type it identifies an event).
+Claim, send, record, under the shared outbox policy (peer_badges.outbox): a short statement leases
+due rows and counts the attempt, so parallel publishers take disjoint rows and no transaction stays
+open during network calls. Rows EventBridge accepted are marked published; rejected or failed ones
+get `last_error` and an exponential backoff, and park after the policy's attempt limit, like the
+evaluation outbox (the operator retry brings them back). A publisher that dies mid-way leaves its
+rows leased; they come back when the lease ends. The only duplicate is a send whose success could
+not be recorded, so consumers deduplicate on the detail's `idempotency_key` (the earned badge id;
+with the detail-type it identifies an event).
 """
 
 from __future__ import annotations
@@ -28,15 +29,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from peer_badges.db import Database
 from peer_badges.models import EVENT_SOURCE
+from peer_badges.outbox import EVENTS, MAX_ERROR_LENGTH, POLICY
+from peer_badges.settings import get_settings
 
 logger = Logger(service="peer-badges", child=True)
 
 MAX_ENTRIES_PER_CALL = 10  # the PutEvents limit
 DEFAULT_LIMIT = 100
-LEASE_S = 120
-BASE_BACKOFF_S = 10
-MAX_BACKOFF_S = 3600
-MAX_ERROR_LENGTH = 1000
+# Stop sending well before the lease ends, or another publisher could claim rows still being sent.
+TIME_BUDGET_S = POLICY.lease.total_seconds() / 2
 
 
 @dataclass(frozen=True)
@@ -67,56 +68,9 @@ def set_events_client(client: Any) -> None:
     _client = client
 
 
-_CLAIM_COLUMNS = "o.id, o.earned_badge_id, o.detail_type, o.detail, o.attempts"
-
-_CLAIM_DUE_SQL = f"""
-UPDATE event_outbox AS o SET available_at = now() + make_interval(secs => :lease_s)
-  FROM (SELECT id FROM event_outbox
-         WHERE published_at IS NULL AND available_at <= now()
-         ORDER BY available_at, id
-         LIMIT :limit
-         FOR UPDATE SKIP LOCKED) AS due
- WHERE o.id = due.id
-RETURNING {_CLAIM_COLUMNS}
-"""
-
-_CLAIM_BADGES_SQL = f"""
-UPDATE event_outbox AS o SET available_at = now() + make_interval(secs => :lease_s)
-  FROM (SELECT id FROM event_outbox
-         WHERE earned_badge_id = ANY(CAST(:badge_ids AS uuid[]))
-           AND published_at IS NULL AND available_at <= now()
-         ORDER BY id
-         FOR UPDATE SKIP LOCKED) AS due
- WHERE o.id = due.id
-RETURNING {_CLAIM_COLUMNS}
-"""
-
-_PUBLISHED_SQL = """
-UPDATE event_outbox SET published_at = now(), last_error = NULL
- WHERE id = ANY(CAST(:ids AS bigint[])) AND published_at IS NULL
-"""
-
-# Backoff doubles per attempt, capped, with +-25% jitter so rows failed together spread out.
-_FAILED_SQL = """
-UPDATE event_outbox AS o
-   SET attempts = o.attempts + 1,
-       last_error = f.error,
-       available_at = now() + make_interval(
-           secs => least(CAST(:max_s AS float8), :base_s * power(2, o.attempts)) * (0.75 + random() / 2))
-  FROM unnest(CAST(:ids AS bigint[]), CAST(:errors AS text[])) AS f(id, error)
- WHERE o.id = f.id AND o.published_at IS NULL
-"""
-
-# Rows claimed but not attempted (time budget spent) go back at once instead of waiting out the lease.
-_RELEASE_SQL = """
-UPDATE event_outbox SET available_at = now()
- WHERE id = ANY(CAST(:ids AS bigint[])) AND published_at IS NULL
-"""
-
-
 def publish_pending(db: Database, client: Any, bus_name: str, *, limit: int = DEFAULT_LIMIT) -> PublishReport:
     """Send up to `limit` due, unpublished events. Call outside any transaction of `db`."""
-    rows = db.query(_CLAIM_DUE_SQL, lease_s=LEASE_S, limit=limit)
+    rows = EVENTS.claim(db, limit)
     return _publish(db, client, bus_name, rows)
 
 
@@ -130,7 +84,7 @@ def publish_after_commit(
     try:
         # The client first: if it cannot be made, no row is left leased away from the drain.
         client = client_provider()
-        rows = db.query(_CLAIM_BADGES_SQL, lease_s=LEASE_S, badge_ids=ids)
+        rows = EVENTS.claim_keys(db, ids)
         return _publish(db, client, bus_name, rows) if rows else PublishReport()
     except Exception:
         # The award itself is committed and its events are in the outbox; the drain will send them.
@@ -143,7 +97,7 @@ def _publish(db: Database, client: Any, bus_name: str, rows: Sequence[dict[str, 
     sent: list[int] = []
     failed: dict[int, str] = {}
     untried = [row["id"] for row in rows]
-    deadline = time.monotonic() + LEASE_S / 2
+    deadline = time.monotonic() + TIME_BUDGET_S
     try:
         for start in range(0, len(rows), MAX_ENTRIES_PER_CALL):
             chunk = rows[start : start + MAX_ENTRIES_PER_CALL]
@@ -151,7 +105,6 @@ def _publish(db: Database, client: Any, bus_name: str, rows: Sequence[dict[str, 
             ok, errors = _put_events(client, bus_name, chunk)
             sent.extend(ok)
             failed.update(errors)
-            # Stop well before the lease ends, or another publisher could claim rows still being sent.
             if time.monotonic() > deadline:
                 break
     finally:
@@ -193,19 +146,27 @@ def _put_events(
 
 
 def _record(db: Database, sent: list[int], failed: dict[int, str], untried: list[int]) -> None:
-    if sent:
-        db.query(_PUBLISHED_SQL, ids=sent)
-    if failed:
-        db.query(
-            _FAILED_SQL,
-            ids=list(failed),
-            errors=list(failed.values()),
-            base_s=BASE_BACKOFF_S,
-            max_s=MAX_BACKOFF_S,
-        )
-    if untried:
-        db.query(_RELEASE_SQL, ids=untried)
+    EVENTS.done(db, sent)
+    parked = [row_id for row_id, status in EVENTS.failed(db, failed).items() if status == "parked"]
+    if parked:
+        logger.error("events parked after repeated failures", extra={"outbox_ids": parked})
+    EVENTS.release(db, untried)
 
 
 def _truncate(message: str) -> str:
     return message[:MAX_ERROR_LENGTH]
+
+
+def parked_count(db: Database, org_id: UUID | None = None) -> int:
+    return EVENTS.parked_count(db, org_id)
+
+
+def retry_parked(db: Database, org_id: UUID | None = None) -> int:
+    """Operator action: parked events get a fresh set of attempts (peer_badges.outbox.retry_parked
+    does both outboxes at once)."""
+    return EVENTS.retry_parked(db, org_id)
+
+
+def publish_new_awards(db: Database, earned_badge_ids: Iterable[UUID]) -> PublishReport:
+    """`publish_after_commit` with the container's client and the configured bus (the API's path)."""
+    return publish_after_commit(db, events_client, get_settings().event_bus_name, earned_badge_ids)

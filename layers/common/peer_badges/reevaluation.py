@@ -1,4 +1,7 @@
-"""Admin re-evaluation of named mentors (``POST …/evaluations``): a backfill job, so quiet.
+"""Admin re-evaluation (``POST …/evaluations``): a backfill job, so every award is quiet.
+
+Named mentors go through the event path's per-mentor evaluation; without names, the whole organisation
+is reconciled set-based. Awards made for real are published right after their commit.
 
 Runs the event path's per-mentor evaluation for each mentor in one transaction, in a fixed order (two
 admins re-evaluating overlapping lists never deadlock). A dry run awards inside that transaction and
@@ -14,8 +17,10 @@ from uuid import UUID
 from peer_badges.clock import OrgClock
 from peer_badges.db import Database
 from peer_badges.errors import Unprocessable
+from peer_badges.events import publish_new_awards
 from peer_badges.mentor_evaluation import evaluate_mentor
-from peer_badges.models import EarnedBadge
+from peer_badges.models import EarnedBadge, EvaluationRequest, EvaluationResponse
+from peer_badges.reconcile import reconcile_org
 
 
 class _DryRun(Exception):
@@ -76,3 +81,21 @@ def _not_peer_mentors(db: Database, org_id: UUID, mentor_ids: list[UUID]) -> lis
         ids=mentor_ids,
     )
     return [row["id"] for row in rows]
+
+
+def run_evaluation(
+    db: Database, org_id: UUID, request: EvaluationRequest, *, now: datetime, correlation_id: str | None
+) -> EvaluationResponse:
+    """With `dry_run`, what would be awarded, and nothing changes."""
+    if request.mentor_ids:
+        mentors = list(dict.fromkeys(request.mentor_ids))
+        awarded = evaluate_mentors(
+            db, org_id, mentors, now=now, dry_run=request.dry_run, correlation_id=correlation_id
+        )
+        evaluated = len(mentors)
+    else:
+        report = reconcile_org(db, org_id, now=now, dry_run=request.dry_run, correlation_id=correlation_id)
+        awarded, evaluated = report.awarded, report.mentors
+    if awarded and not request.dry_run:
+        publish_new_awards(db, [badge.id for badge in awarded])
+    return EvaluationResponse(evaluated=evaluated, awarded=tuple(awarded))
