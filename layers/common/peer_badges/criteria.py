@@ -30,6 +30,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from peer_badges.honorar_amounts import AmountsNok, amounts_nok_problems
+
 SCHEMA_VERSION = 1
 MAX_THRESHOLD = 100_000
 MAX_LEVELS = 20  # tiers of a tier badge, thresholds of a milestone badge
@@ -320,6 +322,7 @@ class MilestoneCriteria(_AllTimeCriteria):
         AfterValidator(_strictly_increasing),
     ]
     payable: StrictBool
+    amounts_nok: AmountsNok = None  # after thresholds and payable: its validator reads both
 
     def levels(self) -> list[tuple[int, int]]:
         return list(enumerate(self.thresholds, 1))
@@ -591,6 +594,7 @@ def _check_body(out: _Problems, kind: str, raw: dict[Any, Any]) -> None:
             _check_milestone_thresholds(out, raw["thresholds"])
         if "payable" in raw:
             _check_bool(out, ("payable",), "Payable", raw["payable"])
+        out.found.extend(amounts_nok_problems(raw))
 
 
 def _collect(raw: object) -> list[tuple[Loc, str, str]]:
