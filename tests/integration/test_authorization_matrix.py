@@ -165,10 +165,25 @@ ROUTES: dict[str, tuple[str, str, Any, dict[str, int]]] = {
     "list a mentor's payouts": ("GET", "/orgs/{org}/payouts?mentor_id={mentor}", None, READERS_OF_THE_MENTOR),
     "export payouts": ("GET", "/orgs/{org}/payouts/export", None, admins_only(200)),
     "approve payout": ("POST", "/orgs/{org}/payouts/{payout}/approve", None, admins_only(200)),
-    "mark payout paid": ("POST", "/orgs/{org}/payouts/{payout}/paid", {"reference": "BANK-1"}, admins_only(200)),
-    "cancel payout": ("POST", "/orgs/{org}/payouts/{payout}/cancel", {"reason": "Duplicate"}, admins_only(200)),
+    "mark payout paid": (
+        "POST",
+        "/orgs/{org}/payouts/{payout}/paid",
+        {"reference": "BANK-1"},
+        admins_only(200),
+    ),
+    "cancel payout": (
+        "POST",
+        "/orgs/{org}/payouts/{payout}/cancel",
+        {"reason": "Duplicate"},
+        admins_only(200),
+    ),
     "get settings": ("GET", "/orgs/{org}/settings", None, admins_only(200)),
-    "patch settings": ("PATCH", "/orgs/{org}/settings", {"honorar_tax_free_limit_nok": 9000}, admins_only(200)),
+    "patch settings": (
+        "PATCH",
+        "/orgs/{org}/settings",
+        {"honorar_tax_free_limit_nok": 9000},
+        admins_only(200),
+    ),
 }
 
 

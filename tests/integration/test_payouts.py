@@ -16,7 +16,12 @@ import pytest
 import award_badge.handler
 import config_crud.handler
 import get_stats.handler
-from peer_badges.awards import AwardCommand, AwardDefinition, award_in_own_transaction, revoke_in_own_transaction
+from peer_badges.awards import (
+    AwardCommand,
+    AwardDefinition,
+    award_in_own_transaction,
+    revoke_in_own_transaction,
+)
 from peer_badges.db import Database, Json
 from peer_badges.events import set_events_client
 from peer_badges.models import BadgeDefinition
@@ -143,7 +148,9 @@ def test_a_backfilled_crossing_creates_a_payout_flagged_backfill_that_still_need
     assert payout["backfill"] is True and payout["status"] == "pending"
 
 
-def test_only_payable_milestones_create_payouts_and_one_without_amounts_pays_zero(db: Database, org: Org) -> None:
+def test_only_payable_milestones_create_payouts_and_one_without_amounts_pays_zero(
+    db: Database, org: Org
+) -> None:
     unpaid = make_definition(db, org.id, {**PAYABLE, "payable": False, "amounts_nok": None})
     no_amounts = make_definition(db, org.id, {**PAYABLE, "amounts_nok": None})
     earn(db, org, unpaid)
@@ -167,7 +174,9 @@ def test_the_unique_key_refuses_a_second_payout_for_one_earned_badge(db: Databas
 # --- the state machine -------------------------------------------------------------------------
 
 
-def test_pending_approved_paid_with_who_and_when_and_an_audit_row_per_transition(db: Database, org: Org) -> None:
+def test_pending_approved_paid_with_who_and_when_and_an_audit_row_per_transition(
+    db: Database, org: Org
+) -> None:
     payout_id = new_payout(db, org)
 
     approved = act(org, payout_id, "approve")
@@ -272,7 +281,9 @@ BAD_REQUESTS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_REQUESTS))
-def test_each_bad_transition_request_is_a_clear_4xx_that_changes_nothing(db: Database, org: Org, case: str) -> None:
+def test_each_bad_transition_request_is_a_clear_4xx_that_changes_nothing(
+    db: Database, org: Org, case: str
+) -> None:
     action, target, body, status = BAD_REQUESTS[case]
     other = seed_org(db, "hlf")
     ids = {
@@ -291,7 +302,9 @@ def test_each_bad_transition_request_is_a_clear_4xx_that_changes_nothing(db: Dat
 # --- revoke --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("before", "after"), [("pending", "cancelled"), ("approved", "cancelled"), ("paid", "paid")])
+@pytest.mark.parametrize(
+    ("before", "after"), [("pending", "cancelled"), ("approved", "cancelled"), ("paid", "paid")]
+)
 def test_revoking_the_badge_cancels_a_pending_or_approved_payout_but_not_a_paid_one(
     db: Database, org: Org, before: str, after: str
 ) -> None:
@@ -314,8 +327,12 @@ def test_revoking_the_badge_cancels_a_pending_or_approved_payout_but_not_a_paid_
 # --- year to date and the tax-free limit -----------------------------------------------------------
 
 
-def test_year_to_date_sums_approved_and_paid_payouts_of_the_mentor_org_and_year(db: Database, org: Org) -> None:
-    definition = make_definition(db, org.id, {**PAYABLE, "thresholds": [3, 15, 30], "amounts_nok": [3000, 4000, 5000]})
+def test_year_to_date_sums_approved_and_paid_payouts_of_the_mentor_org_and_year(
+    db: Database, org: Org
+) -> None:
+    definition = make_definition(
+        db, org.id, {**PAYABLE, "thresholds": [3, 15, 30], "amounts_nok": [3000, 4000, 5000]}
+    )
     level1 = payout_of(db, earn(db, org, definition, 1, earned_at=date(2026, 1, 5)).badge.id)["id"]
     level2 = payout_of(db, earn(db, org, definition, 2, earned_at=date(2026, 6, 1)).badge.id)["id"]
     level3 = payout_of(db, earn(db, org, definition, 3, earned_at=date(2026, 11, 2)).badge.id)["id"]
@@ -333,7 +350,9 @@ def test_year_to_date_sums_approved_and_paid_payouts_of_the_mentor_org_and_year(
     assert third.status == 200
     assert (third.body["year_to_date_nok"], third.body["exceeds_tax_free_limit"]) == (12000, True)
 
-    listed = call("GET", f"/orgs/{org.id}/payouts", org.admin, query={"mentor_id": str(org.mentor), "year": "2026"})
+    listed = call(
+        "GET", f"/orgs/{org.id}/payouts", org.admin, query={"mentor_id": str(org.mentor), "year": "2026"}
+    )
     assert {(item["year_to_date_nok"], item["exceeds_tax_free_limit"]) for item in listed.body["items"]} == {
         (12000, True)
     }
@@ -344,7 +363,10 @@ def test_the_org_setting_moves_the_limit(db: Database, org: Org) -> None:
     assert act(org, payout_id, "approve").body["exceeds_tax_free_limit"] is False
     settings = config_crud.handler.lambda_handler
     patched = invoke(
-        settings, api_event("PATCH", f"/orgs/{org.id}/settings", sub=org.admin, body={"honorar_tax_free_limit_nok": 2000})
+        settings,
+        api_event(
+            "PATCH", f"/orgs/{org.id}/settings", sub=org.admin, body={"honorar_tax_free_limit_nok": 2000}
+        ),
     )
     assert patched.status == 200 and patched.body == {"honorar_tax_free_limit_nok": 2000}
     listed = call("GET", f"/orgs/{org.id}/payouts", org.admin)
@@ -394,7 +416,9 @@ def test_many_parallel_approvals_end_with_every_answer_a_distinct_running_total(
     db: Database, org: Org, connect_new: Callable[[], Database]
 ) -> None:
     definition = make_definition(
-        db, org.id, {**PAYABLE, "thresholds": [1, 2, 3, 4, 5, 6], "amounts_nok": [1000, 2000, 3000, 4000, 5000, 6000]}
+        db,
+        org.id,
+        {**PAYABLE, "thresholds": [1, 2, 3, 4, 5, 6], "amounts_nok": [1000, 2000, 3000, 4000, 5000, 6000]},
     )
     ids = [payout_of(db, earn(db, org, definition, level).badge.id)["id"] for level in range(1, 7)]
     answers: list[int] = []
@@ -528,7 +552,7 @@ def test_the_csv_export_parses_back_as_a_spreadsheet_reads_it(db: Database, org:
     by_id = {record["id"]: record for record in records}
     assert set(by_id) == {str(first), str(second), str(third)}
     assert by_id[str(second)]["cancel_reason"] == 'Dobbeltregistrert, "feil" i Tromsø;\nflyttet'
-    assert by_id[str(first)]["paid_reference"] == "'=HYPERLINK(\"http://evil\")"
+    assert by_id[str(first)]["paid_reference"] == '\'=HYPERLINK("http://evil")'
     assert by_id[str(first)]["status"] == "paid" and by_id[str(first)]["amount_nok"] == "2500"
     assert by_id[str(first)]["year_to_date_nok"] == "2500" and by_id[str(first)]["backfill"] == "false"
     assert by_id[str(third)]["approved_at"] == ""
@@ -559,7 +583,9 @@ def test_the_export_filters_by_year_and_status_and_is_for_admins_only(db: Databa
 # --- events ---------------------------------------------------------------------------------------
 
 
-def test_approve_and_paid_publish_one_event_each_with_the_payout_as_detail(db: Database, org: Org, bus: Bus) -> None:
+def test_approve_and_paid_publish_one_event_each_with_the_payout_as_detail(
+    db: Database, org: Org, bus: Bus
+) -> None:
     payout_id = new_payout(db, org)
     bus.messages()  # the award's own events are not published by earn(); nothing to drain yet
     act(org, payout_id, "approve")
@@ -570,7 +596,9 @@ def test_approve_and_paid_publish_one_event_each_with_the_payout_as_detail(db: D
     assert [m["detail-type"] for m in payout_events] == ["HonorarPayoutApproved", "HonorarPayoutPaid"]
     approved, paid = (m["detail"] for m in payout_events)
     assert approved["id"] == paid["id"] == approved["idempotency_key"] == str(payout_id)
-    assert approved["status"] == "approved" and paid["status"] == "paid" and paid["paid_reference"] == "BANK-9"
+    assert (
+        approved["status"] == "approved" and paid["status"] == "paid" and paid["paid_reference"] == "BANK-9"
+    )
     assert paid["amount_nok"] == 2500 and paid["year_to_date_nok"] == 2500
     assert all(m["source"] == "peer-badges" for m in payout_events)
 
@@ -583,7 +611,9 @@ def settings_call(method: str, org: Org, sub: uuid.UUID | None, body: Any = None
     return invoke(config_crud.handler.lambda_handler, event)
 
 
-def test_settings_default_to_10000_and_an_admin_changes_them_with_an_audit_row(db: Database, org: Org) -> None:
+def test_settings_default_to_10000_and_an_admin_changes_them_with_an_audit_row(
+    db: Database, org: Org
+) -> None:
     assert settings_call("GET", org, org.admin).body == {"honorar_tax_free_limit_nok": 10000}
     changed = settings_call("PATCH", org, org.admin, {"honorar_tax_free_limit_nok": 12000})
     assert changed.status == 200 and changed.body == {"honorar_tax_free_limit_nok": 12000}

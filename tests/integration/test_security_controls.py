@@ -80,7 +80,13 @@ PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", 
 
 MANUAL = {"type": "manual", "schema_version": 1}
 FIRST_ACTIVITY = {"type": "threshold", "schema_version": 1, "threshold": 1}
-PAYABLE = {"type": "milestone", "schema_version": 1, "thresholds": [3], "payable": True, "amounts_nok": [2500]}
+PAYABLE = {
+    "type": "milestone",
+    "schema_version": 1,
+    "thresholds": [3],
+    "payable": True,
+    "amounts_nok": [2500],
+}
 
 
 class RecordingBus:
@@ -350,7 +356,9 @@ def _exercise_payout_routes(org: Org, payable: uuid.UUID) -> dict[str, int]:
     call("patch settings", config, "PATCH", f"{base}/settings", {"honorar_tax_free_limit_nok": 9000})
     # The revoke trigger cancels a pending payout as the app role
     other = f"{base}/mentors/{org.mentor}/badges"
-    pending = call("award payable to another mentor", awards, "POST", other, {"badge_definition_id": str(payable)})
+    pending = call(
+        "award payable to another mentor", awards, "POST", other, {"badge_definition_id": str(payable)}
+    )
     call("revoke with a payout", awards, "POST", f"{other}/{pending['id']}/revoke", {"reason": "Test revoke"})
     return results
 

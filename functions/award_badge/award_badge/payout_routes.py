@@ -120,7 +120,9 @@ def _transition(
         correlation_id=_request_id(),
     )
     if outcome.changed and action in ("approve", "pay"):
-        publish_after_commit(db, events_client, get_settings().event_bus_name, [outcome.payout.earned_badge_id])
+        publish_after_commit(
+            db, events_client, get_settings().event_bus_name, [outcome.payout.earned_badge_id]
+        )
     return _reply(outcome.payout)
 
 

@@ -4,8 +4,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from config_crud.settings_routes import router as settings_router
 from config_crud.routes import router
+from config_crud.settings_routes import router as settings_router
 from peer_badges.api import create_app
 
 logger = Logger(service="peer-badges")

@@ -48,7 +48,10 @@ def _amount_problem(value: object, label: str) -> tuple[str, str] | None:
 
 def _cross_field_problem(amounts: list[Any], thresholds: object, payable: object) -> tuple[str, str] | None:
     if payable is not True:
-        return "not_payable", "Amounts apply only to payable milestones: set payable to true or remove amounts_nok."
+        return (
+            "not_payable",
+            "Amounts apply only to payable milestones: set payable to true or remove amounts_nok.",
+        )
     if isinstance(thresholds, list | tuple) and len(amounts) != len(thresholds):
         return (
             "length_mismatch",
@@ -63,7 +66,9 @@ def amounts_nok_problems(raw: dict[Any, Any]) -> list[Problem]:
     if value is None:
         return []
     if not isinstance(value, list | tuple):
-        return [((FIELD,), "wrong_type", f"Amounts must be a list like [1500, 5000]; got {_describe(value)}.")]
+        return [
+            ((FIELD,), "wrong_type", f"Amounts must be a list like [1500, 5000]; got {_describe(value)}.")
+        ]
     problems: list[Problem] = []
     for index, amount in enumerate(value):
         problem = _amount_problem(amount, f"Amount {index + 1}")
