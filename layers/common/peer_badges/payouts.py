@@ -21,7 +21,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from peer_badges.auth import Access
-from peer_badges.db import Database, Row
+from peer_badges.db import Database, Row, Transaction
 from peer_badges.errors import BadRequest, Conflict, NotFound, Unprocessable
 from peer_badges.models import (
     HonorarPayout,
@@ -251,6 +251,31 @@ def transition(
     correlation_id: str | None = None,
 ) -> TransitionOutcome:
     """Approve, pay or cancel one payout; the same transition again returns the row unchanged."""
+    with db.transaction() as tx:
+        return transition_in(
+            tx,
+            org_id,
+            payout_id,
+            action,
+            actor,
+            reference=reference,
+            reason=reason,
+            correlation_id=correlation_id,
+        )
+
+
+def transition_in(
+    tx: Transaction,
+    org_id: UUID,
+    payout_id: UUID,
+    action: Action,
+    actor: UUID,
+    *,
+    reference: str | None = None,
+    reason: str | None = None,
+    correlation_id: str | None = None,
+) -> TransitionOutcome:
+    """`transition` inside the caller's transaction (READ COMMITTED: the lock needs fresh snapshots)."""
     if action == "pay" and not (reference and reference.strip()):
         raise Unprocessable(
             "A payment reference is required to mark a payout paid.",
@@ -261,17 +286,16 @@ def transition(
             "A reason is required to cancel a payout.",
             [{"path": "reason", "code": "required", "message": "Say why the payout is cancelled."}],
         )
-    with db.transaction() as tx:
-        row = tx.query_one(
-            _TRANSITION_SQL,
-            org_id=org_id,
-            payout_id=payout_id,
-            action=action,
-            actor=actor,
-            reference=reference.strip() if reference else None,
-            reason=reason.strip() if reason else None,
-            correlation_id=correlation_id,
-        )
+    row = tx.query_one(
+        _TRANSITION_SQL,
+        org_id=org_id,
+        payout_id=payout_id,
+        action=action,
+        actor=actor,
+        reference=reference.strip() if reference else None,
+        reason=reason.strip() if reason else None,
+        correlation_id=correlation_id,
+    )
     assert row is not None
     if row["outcome"] == "not_found":
         raise NotFound(f"There is no payout {payout_id} in this organisation.")
