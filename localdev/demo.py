@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from peer_badges.criteria import validate_criteria
+from peer_badges import payouts
+from peer_badges.awards import AwardCommand, AwardDefinition, award
+from peer_badges.criteria import MilestoneCriteria, parse_criteria, validate_criteria
 from peer_badges.db import Database, Json, Transaction
 
 NAMESPACE = uuid.UUID("6f1c2d3e-4b5a-5c6d-8e7f-90a1b2c3d4e5")
@@ -170,6 +172,7 @@ ORGS: tuple[OrgSpec, ...] = (
                     "activity_types": ["assignment"],
                     "thresholds": [3, 15],
                     "payable": True,
+                    "amounts_nok": [2500, 8000],
                 },
                 icon="coins",
             ),
@@ -537,6 +540,7 @@ def load(db: Database, today: date | None = None) -> LoadReport:
             training_rows = _trainings(org, today, rng)
             _insert_activities(tx, org, activity_rows)
             _insert_trainings(tx, org, training_rows)
+            _settle_honoraria(tx, org, activity_rows)
         loaded.append(org.spec.slug)
         activities += len(activity_rows)
         trainings += len(training_rows)
@@ -614,3 +618,86 @@ def _insert_trainings(tx: Transaction, org: DemoOrg, rows: _Rows) -> None:
             org=org.id,
             **batch,
         )
+
+
+# --- honorarium payouts --------------------------------------------------------------------
+
+
+def _milestone_crossings(rows: _Rows, criteria: MilestoneCriteria) -> dict[str, list[tuple[int, date]]]:
+    """Per mentor, each milestone level crossed and the date of the activity that crossed it."""
+    counting = sorted(
+        (mentor, day)
+        for mentor, kind, day, status, deleted in zip(
+            *(rows.columns[name] for name in ("mentor", "kind", "day", "status", "deleted")), strict=True
+        )
+        if status == "approved"
+        and deleted is None
+        and (criteria.activity_filter is None or kind in criteria.activity_filter)
+    )
+    counts: dict[str, int] = {}
+    crossings: dict[str, list[tuple[int, date]]] = {}
+    for mentor, day in counting:
+        counts[mentor] = counts.get(mentor, 0) + 1
+        for level, threshold in criteria.levels():
+            if counts[mentor] == threshold:
+                crossings.setdefault(mentor, []).append((level, date.fromisoformat(day)))
+    return crossings
+
+
+def _settle_honoraria(tx: Transaction, org: DemoOrg, rows: _Rows) -> None:
+    """Award the org's payable milestones from the history, with payouts in every state.
+
+    Level 1 payouts cycle through paid, approved, pending and cancelled; level 2 payouts stay pending,
+    except for one mentor who crossed both levels in one year and has both approved and paid: the
+    demo's mentor over the tax-free limit. The outbox drain later finds these badges already earned.
+    """
+    badge = next((badge for badge in org.spec.badges if badge.criteria.get("payable")), None)
+    if badge is None:
+        return
+    criteria = parse_criteria(badge.criteria)
+    assert isinstance(criteria, MilestoneCriteria)
+    definition = AwardDefinition(
+        id=org.badge_id(badge.key), revision=1, criteria=criteria.model_dump(mode="json"), payable=True
+    )
+    crossings = _milestone_crossings(rows, criteria)
+    over_limit = next(
+        (
+            mentor
+            for mentor, levels in crossings.items()
+            if len(levels) == 2 and levels[0][1].year == levels[1][1].year
+        ),
+        None,
+    )
+    level_one_steps: tuple[tuple[payouts.Action, ...], ...] = (
+        ("approve", "pay"),
+        ("approve",),
+        (),
+        ("cancel",),
+    )
+    for index, mentor in enumerate(sorted(crossings)):
+        for level, day in crossings[mentor]:
+            command = AwardCommand(
+                org_id=org.id,
+                peer_mentor_id=uuid.UUID(mentor),
+                definition=definition,
+                level=level,
+                earned_at=day,
+                source="evaluation",
+            )
+            badge_id = award(tx, command).badge.id
+            row = tx.query_one("SELECT id FROM honorar_payouts WHERE earned_badge_id = :b", b=badge_id)
+            assert row is not None
+            if mentor == over_limit:
+                steps: tuple[payouts.Action, ...] = ("approve", "pay")
+            else:
+                steps = level_one_steps[index % len(level_one_steps)] if level == 1 else ()
+            for step in steps:
+                payouts.transition_in(
+                    tx,
+                    org.id,
+                    row["id"],
+                    step,
+                    org.admin,
+                    reference=f"DEMO-{day.year}-{index:04d}-{level}",
+                    reason="Registrert to ganger",
+                )

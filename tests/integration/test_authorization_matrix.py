@@ -96,6 +96,7 @@ class World:
     earned_badge: uuid.UUID  # the mentor's badge under `earned_under`
     earned_under: uuid.UUID
     other_definition: uuid.UUID  # B's own definition
+    payout: uuid.UUID  # an approved payout of the mentor's
 
 
 # route name -> (method, path template, body, expected status per caller)
@@ -160,6 +161,29 @@ ROUTES: dict[str, tuple[str, str, Any, dict[str, int]]] = {
     "validate": ("POST", "/orgs/{org}/badge-definitions/validate", THRESHOLD_1, admins_only(200)),
     "preview": ("POST", "/orgs/{org}/badge-definitions/preview", {"criteria": THRESHOLD_1}, admins_only(200)),
     "evaluations": ("POST", "/orgs/{org}/evaluations", {"dry_run": True}, admins_only(200)),
+    "list payouts": ("GET", "/orgs/{org}/payouts", None, MEMBERS),  # each sees their own scope
+    "list a mentor's payouts": ("GET", "/orgs/{org}/payouts?mentor_id={mentor}", None, READERS_OF_THE_MENTOR),
+    "export payouts": ("GET", "/orgs/{org}/payouts/export", None, admins_only(200)),
+    "approve payout": ("POST", "/orgs/{org}/payouts/{payout}/approve", None, admins_only(200)),
+    "mark payout paid": (
+        "POST",
+        "/orgs/{org}/payouts/{payout}/paid",
+        {"reference": "BANK-1"},
+        admins_only(200),
+    ),
+    "cancel payout": (
+        "POST",
+        "/orgs/{org}/payouts/{payout}/cancel",
+        {"reason": "Duplicate"},
+        admins_only(200),
+    ),
+    "get settings": ("GET", "/orgs/{org}/settings", None, admins_only(200)),
+    "patch settings": (
+        "PATCH",
+        "/orgs/{org}/settings",
+        {"honorar_tax_free_limit_nok": 9000},
+        admins_only(200),
+    ),
 }
 
 
@@ -219,15 +243,34 @@ def world(shared_db: Database) -> World:
     for members_org in (org, other):
         add_activity(db, members_org.id, members_org.mentor, date(2025, 3, 3))
     earned_under = _definition(db, org.id, "first-activity", THRESHOLD_1)
+    earned_badge = _earned(db, org, earned_under)
     return World(
         org=org,
         other=other,
         manual=_definition(db, org.id, "helping-hand", MANUAL),
         spare=_definition(db, org.id, "spare", MANUAL),
-        earned_badge=_earned(db, org, earned_under),
+        earned_badge=earned_badge,
         earned_under=earned_under,
         other_definition=_definition(db, other.id, "hlf-helper", MANUAL),
+        payout=_approved_payout(db, org, earned_badge, earned_under),
     )
+
+
+def _approved_payout(db: Database, org: Org, earned_badge: uuid.UUID, definition: uuid.UUID) -> uuid.UUID:
+    row = db.query_one(
+        """INSERT INTO honorar_payouts (org_id, peer_mentor_id, earned_badge_id, badge_definition_id, level,
+                                        threshold, amount_nok, earned_at, backfill, status, approved_by, approved_at)
+           VALUES (:org, :mentor, :badge, :definition, 1, 1, 2500, :day, false, 'approved', :admin, now())
+           RETURNING id""",
+        org=org.id,
+        mentor=org.mentor,
+        badge=earned_badge,
+        definition=definition,
+        day=date(2025, 3, 3),
+        admin=org.admin,
+    )
+    assert row is not None
+    return row["id"]
 
 
 def token_for(authority: TokenAuthority, world: World, who: str) -> str | None:
@@ -269,6 +312,7 @@ def ids_of(world: World, **overrides: Any) -> dict[str, Any]:
         "manual": world.manual,
         "spare": world.spare,
         "earned_badge": world.earned_badge,
+        "payout": world.payout,
         **overrides,
     }
 
@@ -293,6 +337,7 @@ def identifying_strings(world: World) -> list[str]:
         str(world.spare),
         str(world.earned_badge),
         str(world.earned_under),
+        str(world.payout),
         "helping-hand",
         "first-activity",
     ]
@@ -350,6 +395,7 @@ def test_a_refusal_is_the_same_for_a_real_id_and_a_made_up_one(
         "manual": uuid.uuid4(),
         "spare": uuid.uuid4(),
         "earned_badge": uuid.uuid4(),
+        "payout": uuid.uuid4(),
     }
     token = token_for(authority, world, who)
 
@@ -397,6 +443,10 @@ CROSS_ORG = {
     "archive A's definition": ("POST", "/orgs/{b_org}/badge-definitions/{spare}/archive", None),
     "unarchive A's definition": ("POST", "/orgs/{b_org}/badge-definitions/{spare}/unarchive", None),
     "evaluate A's mentor": ("POST", "/orgs/{b_org}/evaluations", {"mentor_ids": ["{mentor}"]}),
+    "A's mentor's payouts": ("GET", "/orgs/{b_org}/payouts?mentor_id={mentor}", None),
+    "approve A's payout": ("POST", "/orgs/{b_org}/payouts/{payout}/approve", None),
+    "pay A's payout": ("POST", "/orgs/{b_org}/payouts/{payout}/paid", {"reference": "BANK-1"}),
+    "cancel A's payout": ("POST", "/orgs/{b_org}/payouts/{payout}/cancel", {"reason": "Not ours"}),
 }
 
 
@@ -405,6 +455,7 @@ def _org_a_rows(db: Database, world: World) -> list[dict[str, Any]]:
         """SELECT 'definition' AS kind, to_jsonb(d) AS row FROM badge_definitions AS d WHERE org_id = :org
            UNION ALL SELECT 'badge', to_jsonb(e) FROM earned_badges AS e WHERE org_id = :org
            UNION ALL SELECT 'audit', to_jsonb(a) FROM audit_log AS a WHERE org_id = :org
+           UNION ALL SELECT 'payout', to_jsonb(p) FROM honorar_payouts AS p WHERE org_id = :org
            ORDER BY 1, 2""",
         org=world.org.id,
     )
@@ -426,6 +477,7 @@ def test_an_admin_gets_nothing_of_another_orgs_data_through_their_own_org(
         "manual": uuid.uuid4(),
         "spare": uuid.uuid4(),
         "earned_badge": uuid.uuid4(),
+        "payout": uuid.uuid4(),
     }
     before = _org_a_rows(db, world)
 
@@ -440,7 +492,7 @@ def test_an_admin_gets_nothing_of_another_orgs_data_through_their_own_org(
     if real.status_code >= 400:
         # Messages may quote the id that was sent; with it masked, the two answers are the same.
         masked = without_correlation_id(real_body)
-        for name in ("mentor", "manual", "spare", "earned_badge"):
+        for name in ("mentor", "manual", "spare", "earned_badge", "payout"):
             masked = fill_back(masked, str(real_ids[name]), str(made_up_ids[name]))
         assert masked == without_correlation_id(made_up_body)
     else:

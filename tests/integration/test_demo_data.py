@@ -159,3 +159,32 @@ def test_one_blindeforbundet_mentor_is_one_assignment_from_the_honorarium(
         mentor=org.almost_milestone_mentor,
     )
     assert row == {"n": 2}
+
+
+def test_blindeforbundet_has_amounts_payouts_in_every_state_and_one_mentor_over_the_limit(
+    db: db_module.Database, loaded: demo.LoadReport
+) -> None:
+    org = next(org for org in demo.demo_orgs() if org.spec.slug == "blindeforbundet")
+    definition = db.query_one(
+        "SELECT criteria FROM badge_definitions WHERE org_id = :org AND key = 'honorar'", org=org.id
+    )
+    assert definition is not None and definition["criteria"]["amounts_nok"] == [2500, 8000]
+    statuses = db.query(
+        "SELECT status, count(*) AS n FROM honorar_payouts WHERE org_id = :org GROUP BY status", org=org.id
+    )
+    assert {row["status"] for row in statuses} == {"pending", "approved", "paid", "cancelled"}
+    over = db.query(
+        """SELECT DISTINCT peer_mentor_id, income_year FROM honorar_payouts AS p
+            WHERE org_id = :org
+              AND honorar_year_to_date_nok(org_id, peer_mentor_id, income_year) > honorar_tax_free_limit_nok(org_id)""",
+        org=org.id,
+    )
+    assert len(over) == 1
+    # Every payout belongs to an earned badge of the payable definition, with the level's amount
+    mismatched = db.query(
+        """SELECT p.id FROM honorar_payouts AS p JOIN earned_badges AS e ON e.id = p.earned_badge_id
+            WHERE p.org_id = :org AND (p.level <> e.level OR p.amount_nok <> (ARRAY[2500, 8000])[p.level]
+                                       OR p.earned_at <> e.earned_at)""",
+        org=org.id,
+    )
+    assert mismatched == []

@@ -283,6 +283,7 @@ def test_stats_show_counts_streak_training_and_honorar(db: Database, org: Org) -
         "thresholds_met": [3],
         "next_threshold": 15,
         "remaining_to_next": 12,
+        "payouts": [],  # nothing awarded yet: the outbox was not drained
     }
     assert body["total_minutes"] == 120
     assert (body["first_activity_date"], body["last_activity_date"]) == ("2026-03-02", "2026-03-17")

@@ -73,12 +73,21 @@ EXPECTED_PRIVILEGES = {
     "mentor_week_activity": {"SELECT", "INSERT", "DELETE"},
     "mentor_year_activity": {"SELECT", "INSERT", "DELETE"},
     "definition_backfills": {"SELECT", "INSERT", "UPDATE"},
+    "org_settings": {"SELECT", "INSERT", "UPDATE"},
+    "honorar_payouts": {"SELECT", "INSERT", "UPDATE"},
     "schema_migrations": set(),
 }
 PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
 MANUAL = {"type": "manual", "schema_version": 1}
 FIRST_ACTIVITY = {"type": "threshold", "schema_version": 1, "threshold": 1}
+PAYABLE = {
+    "type": "milestone",
+    "schema_version": 1,
+    "thresholds": [3],
+    "payable": True,
+    "amounts_nok": [2500],
+}
 
 
 class RecordingBus:
@@ -220,6 +229,7 @@ def test_every_handler_works_connected_as_a_member_of_the_app_role(db: Database,
     _definition(db, org, "first", FIRST_ACTIVITY, since="2020-01-01Z")
     manual = _definition(db, org, "manual", MANUAL)
     spare = _definition(db, org, "spare", MANUAL)
+    payable = _definition(db, org, "honorar", PAYABLE)
     add_activity(db, org.id, org.mentor, date(2026, 11, 2))
     add_activity(db, org.id, org.other_mentor, date(2026, 11, 3))
     bus = RecordingBus()
@@ -228,6 +238,7 @@ def test_every_handler_works_connected_as_a_member_of_the_app_role(db: Database,
     try:
         # When every route and both jobs run as the app role
         results = _exercise_every_route(org, manual, spare)
+        results |= _exercise_payout_routes(org, payable)
         db.query("UPDATE mentor_stats SET total_count = 999 WHERE peer_mentor_id = :m", m=org.other_mentor)
         drained = evaluate_badges.handler.lambda_handler({"action": "drain"}, LambdaContext())
         reconciled = evaluate_badges.handler.lambda_handler({"action": "reconcile"}, LambdaContext())
@@ -254,6 +265,15 @@ def test_every_handler_works_connected_as_a_member_of_the_app_role(db: Database,
         "validate": 200,
         "preview": 200,
         "evaluations": 200,
+        "award payable": 201,
+        "list payouts": 200,
+        "approve payout": 200,
+        "pay payout": 200,
+        "export payouts": 200,
+        "get settings": 200,
+        "patch settings": 200,
+        "award payable to another mentor": 201,
+        "revoke with a payout": 200,
     }
     assert drained["events_failed"] == 0 and drained["parked_total"] == 0
     assert reconciled["repaired_snapshots"] >= 1  # rebuild_mentor_stats ran as the app role
@@ -314,6 +334,33 @@ def _exercise_every_route(org: Org, manual: uuid.UUID, spare: uuid.UUID) -> dict
     call("validate", config, "POST", f"{defs}/validate", FIRST_ACTIVITY)
     call("preview", config, "POST", f"{defs}/preview", {"criteria": FIRST_ACTIVITY})
     call("evaluations", evaluate, "POST", f"{base}/evaluations", {})
+    return results
+
+
+def _exercise_payout_routes(org: Org, payable: uuid.UUID) -> dict[str, int]:
+    base = f"/orgs/{org.id}"
+    results: dict[str, int] = {}
+
+    def call(name: str, handler: Callable[..., Any], method: str, path: str, body: Any = None) -> Any:
+        reply = invoke(handler, api_event(method, path, sub=org.admin, body=body))
+        results[name] = reply.status
+        return reply.body
+
+    awards, config = award_badge.handler.lambda_handler, config_crud.handler.lambda_handler
+    badges = f"{base}/mentors/{org.other_mentor}/badges"
+    call("award payable", awards, "POST", badges, {"badge_definition_id": str(payable)})
+    payout = call("list payouts", awards, "GET", f"{base}/payouts")["items"][0]
+    call("approve payout", awards, "POST", f"{base}/payouts/{payout['id']}/approve")
+    call("pay payout", awards, "POST", f"{base}/payouts/{payout['id']}/paid", {"reference": "BANK-1"})
+    call("export payouts", awards, "GET", f"{base}/payouts/export")
+    call("get settings", config, "GET", f"{base}/settings")
+    call("patch settings", config, "PATCH", f"{base}/settings", {"honorar_tax_free_limit_nok": 9000})
+    # The revoke trigger cancels a pending payout as the app role
+    other = f"{base}/mentors/{org.mentor}/badges"
+    pending = call(
+        "award payable to another mentor", awards, "POST", other, {"badge_definition_id": str(payable)}
+    )
+    call("revoke with a payout", awards, "POST", f"{other}/{pending['id']}/revoke", {"reason": "Test revoke"})
     return results
 
 

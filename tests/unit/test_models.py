@@ -51,13 +51,32 @@ MILESTONE = {
     "activity_types": ["assignment"],
     "thresholds": [3, 15],
     "payable": True,
+    "amounts_nok": [2500, 8000],
 }
 COMPLETION = {
     "training_code": "basic-course",
     "completed_at": "2025-01-10T09:30:00Z",
     "expires_at": "2027-01-10T09:30:00+01:00",
 }
-HONORAR = {"thresholds": [3, 15], "thresholds_met": [3], "next_threshold": 15, "remaining_to_next": 4}
+PAYOUT_SUMMARY = {
+    "id": "0b7a3f1e-6a2d-4c4e-9d1f-2b3c4d5e6f70",
+    "badge_definition_id": "5d0c9a8b-7e6f-4a3b-8c2d-1e0f9a8b7c6d",
+    "level": 1,
+    "threshold": 3,
+    "amount_nok": 2500,
+    "earned_at": "2025-02-03",
+    "income_year": 2025,
+    "status": "paid",
+    "approved_at": "2025-02-10T08:00:00Z",
+    "paid_at": "2025-02-20T08:00:00Z",
+}
+HONORAR = {
+    "thresholds": [3, 15],
+    "thresholds_met": [3],
+    "next_threshold": 15,
+    "remaining_to_next": 4,
+    "payouts": [PAYOUT_SUMMARY],
+}
 STATS = {
     "peer_mentor_id": MENTOR,
     "org_id": ORG,

@@ -23,6 +23,13 @@ SPEC_ROUTES = {
     ("POST", "/orgs/{org_id}/badge-definitions/validate"): "config_crud",
     ("POST", "/orgs/{org_id}/badge-definitions/preview"): "config_crud",
     ("POST", "/orgs/{org_id}/evaluations"): "evaluate_badges",
+    ("GET", "/orgs/{org_id}/payouts"): "award_badge",
+    ("GET", "/orgs/{org_id}/payouts/export"): "award_badge",
+    ("POST", "/orgs/{org_id}/payouts/{payout_id}/approve"): "award_badge",
+    ("POST", "/orgs/{org_id}/payouts/{payout_id}/paid"): "award_badge",
+    ("POST", "/orgs/{org_id}/payouts/{payout_id}/cancel"): "award_badge",
+    ("GET", "/orgs/{org_id}/settings"): "config_crud",
+    ("PATCH", "/orgs/{org_id}/settings"): "config_crud",
 }
 
 LOGICAL_IDS = {

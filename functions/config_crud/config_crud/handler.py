@@ -5,12 +5,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from config_crud.routes import router
+from config_crud.settings_routes import router as settings_router
 from peer_badges.api import create_app
 
 logger = Logger(service="peer-badges")
 metrics = Metrics(namespace="PeerBadges", service="peer-badges")
 app = create_app()
 app.include_router(router)
+app.include_router(settings_router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

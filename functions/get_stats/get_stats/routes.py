@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
-from peer_badges import stats
+from peer_badges import payouts, stats
 from peer_badges.api import cacheable_response, caller_id, documented_responses, request_time
 from peer_badges.auth import require_mentor_reader, require_overview_reader
 from peer_badges.db import get_database
@@ -62,7 +62,8 @@ def get_mentor_stats(org_id: UUID, mentor_id: UUID, if_none_match: IfNoneMatch =
         request_time(router),
         lambda version: cached_org_definitions(db, org_id, version),
     )
-    return cacheable_response(result, if_none_match)
+    # After load_stats_for authorised the caller: the honorar block gains the mentor's payouts.
+    return cacheable_response(payouts.with_payouts(db, result), if_none_match)
 
 
 @router.get(MENTOR + "/milestones", responses=_cacheable(MilestoneStatus, 400, 401, 403, 404))

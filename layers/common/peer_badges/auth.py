@@ -125,3 +125,19 @@ def require_overview_reader(db: Queryable, org_id: UUID, user_id: UUID) -> Acces
     if not (access.is_admin or access.is_coordinator):
         raise Forbidden("Only coordinators and organisation admins can see other mentors' statistics.")
     return access
+
+
+def require_payout_reader(db: Queryable, org_id: UUID, user_id: UUID, mentor_id: UUID | None) -> Access:
+    """Payouts: admins all, coordinators their mentors', a mentor their own (SPEC 8.4).
+
+    Without `mentor_id` every member may list (the list is narrowed to what they may see); naming a
+    mentor outside the caller's scope is refused, the same way whether that mentor exists or not.
+    """
+    access = load_access(db, org_id, user_id, mentor_id)
+    if not access.is_member:
+        raise Forbidden(NOT_A_MEMBER)
+    if mentor_id is None or access.is_admin or access.user_id == mentor_id or access.assigned_to_mentor:
+        return access
+    if access.is_coordinator:
+        raise Forbidden("Coordinators can only see payouts of mentors assigned to them.")
+    raise Forbidden("Mentors can only see their own payouts.")

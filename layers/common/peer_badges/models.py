@@ -38,6 +38,10 @@ MAX_EVALUATION_MENTORS = 1000
 EVENT_SOURCE = "peer-badges"
 BADGE_AWARDED = "BadgeAwarded"
 HONORAR_MILESTONE_REACHED = "HonorarMilestoneReached"
+HONORAR_PAYOUT_APPROVED = "HonorarPayoutApproved"
+HONORAR_PAYOUT_PAID = "HonorarPayoutPaid"
+MAX_PAID_REFERENCE_LENGTH = 200
+MAX_TAX_FREE_LIMIT_NOK = 100_000_000
 
 AwardSource = Literal["evaluation", "manual", "backfill"]
 NonNegative = Annotated[int, Field(ge=0)]
@@ -93,6 +97,24 @@ class TrainingStatus(Record):
     completed: tuple[TrainingCompletion, ...] = ()
 
 
+PayoutStatus = Literal["pending", "approved", "paid", "cancelled"]
+
+
+class PayoutSummary(Record):
+    """One of the mentor's own payouts, as their stats show it."""
+
+    id: UUID
+    badge_definition_id: UUID
+    level: Level
+    threshold: Level
+    amount_nok: NonNegative
+    earned_at: date
+    income_year: int
+    status: PayoutStatus
+    approved_at: AwareDatetime | None = None
+    paid_at: AwareDatetime | None = None
+
+
 class HonorarMilestone(Record):
     """Honorarium progress from the org's payable milestone definitions: data, not fields."""
 
@@ -100,6 +122,7 @@ class HonorarMilestone(Record):
     thresholds_met: tuple[int, ...] = ()
     next_threshold: int | None = None
     remaining_to_next: NonNegative | None = None
+    payouts: tuple[PayoutSummary, ...] = ()  # filled by peer_badges.payouts.with_payouts
 
 
 class PeerMentorStats(Record):
@@ -279,6 +302,57 @@ class MilestoneStatus(Record):
     next_threshold: int | None = None
     remaining_to_next: NonNegative | None = None
     badges: tuple[BadgeProgress, ...] = ()
+
+
+# --- honorarium payouts (SPEC 8.4) ------------------------------------------------------
+
+
+class HonorarPayout(Record):
+    """A payout, also the detail of ``HonorarPayoutApproved`` / ``HonorarPayoutPaid``."""
+
+    id: UUID
+    org_id: UUID
+    peer_mentor_id: UUID
+    earned_badge_id: UUID
+    badge_definition_id: UUID
+    level: Level
+    threshold: Level
+    amount_nok: NonNegative
+    earned_at: date
+    income_year: int
+    status: PayoutStatus
+    backfill: bool
+    created_at: AwareDatetime
+    approved_by: UUID | None = None
+    approved_at: AwareDatetime | None = None
+    paid_by: UUID | None = None
+    paid_at: AwareDatetime | None = None
+    paid_reference: str | None = None
+    cancelled_by: UUID | None = None
+    cancelled_at: AwareDatetime | None = None
+    cancel_reason: str | None = None
+    year_to_date_nok: NonNegative  # the mentor's approved and paid payouts in this org and income year
+    exceeds_tax_free_limit: bool
+
+
+class PaidRequest(RequestBody):
+    reference: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PAID_REFERENCE_LENGTH)
+    ]
+
+
+class CancelRequest(RequestBody):
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REASON_LENGTH)
+    ]
+
+
+class OrgSettings(Record):
+    honorar_tax_free_limit_nok: NonNegative
+
+
+class OrgSettingsPatch(RequestBody):
+    honorar_tax_free_limit_nok: Annotated[StrictInt, Field(ge=0, le=MAX_TAX_FREE_LIMIT_NOK)]
 
 
 # --- generic responses -------------------------------------------------------------------

@@ -1,0 +1,144 @@
+"""Routes for /orgs/{org_id}/payouts (SPEC 8.4): list, export as CSV, approve, mark paid, cancel.
+
+Listing: admins see every payout, coordinators their mentors', a mentor their own. Export and every
+transition: admins. A transition repeated (approve an approved payout) answers 200 with the row as it
+is; one out of order is 409. Approve and paid queue an event in the award events' outbox, published
+right after the commit; if that fails the outbox drain sends it.
+"""
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel
+
+from peer_badges import payouts
+from peer_badges.api import caller_id
+from peer_badges.auth import require_admin, require_payout_reader
+from peer_badges.db import get_database
+from peer_badges.events import events_client, publish_after_commit
+from peer_badges.models import CancelRequest, ErrorResponse, HonorarPayout, Page, PaidRequest
+from peer_badges.settings import get_settings
+
+router = APIGatewayHttpRouter()
+
+PAYOUTS = "/orgs/<org_id>/payouts"
+ONE = PAYOUTS + "/<payout_id>"
+MANAGE = "approve, pay, cancel or export honorarium payouts"
+
+_MEANING = {
+    400: "Malformed id, query parameter, cursor or JSON body.",
+    401: "No valid access token.",
+    403: "The caller may not see or change these payouts.",
+    404: "No such payout in this organisation.",
+    409: "The payout's status does not allow this transition (or it was paid under another reference).",
+    422: "The body is not valid (a missing or blank reference or reason), or the export is too large.",
+}
+
+StatusFilter = Annotated[
+    Literal["pending", "approved", "paid", "cancelled"] | None, Query(description="Only this status.")
+]
+Year = Annotated[int | None, Query(ge=2000, le=2100, description="Only this income year.")]
+MentorFilter = Annotated[UUID | None, Query(description="Only this peer mentor's payouts.")]
+Limit = Annotated[int, Query(ge=1, le=payouts.MAX_PAGE_SIZE, description="Page size.")]
+Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor from the previous page.")]
+
+
+def _responses(success: str, *errors: int, media_type: str = "") -> dict[int, OpenAPIResponse]:
+    documented: dict[int, OpenAPIResponse] = {200: {"description": success}}
+    if media_type:
+        documented[200]["content"] = {media_type: {"schema": {"type": "string"}}}
+    for status in errors:
+        documented[status] = {
+            "description": _MEANING[status],
+            "content": {"application/json": {"model": ErrorResponse}},
+        }
+    return documented
+
+
+def _reply(model: BaseModel) -> Response:
+    return Response(200, content_types.APPLICATION_JSON, model)
+
+
+def _request_id() -> str:
+    return router.current_event.request_context.request_id
+
+
+@router.get(PAYOUTS, responses=_responses("The payouts the caller may see, newest first.", 400, 401, 403))
+def list_payouts(
+    org_id: UUID,
+    status: StatusFilter = None,
+    year: Year = None,
+    mentor_id: MentorFilter = None,
+    cursor: Cursor = None,
+    limit: Limit = payouts.DEFAULT_PAGE_SIZE,
+) -> Response[Page[HonorarPayout]]:
+    db = get_database()
+    access = require_payout_reader(db, org_id, caller_id(router), mentor_id)
+    filters = payouts.PayoutFilter(status=status, year=year)
+    return _reply(payouts.list_payouts(db, access, filters, mentor_id=mentor_id, cursor=cursor, limit=limit))
+
+
+@router.get(
+    PAYOUTS + "/export",
+    responses=_responses("CSV (UTF-8, header row), oldest first.", 400, 401, 403, 422, media_type="text/csv"),
+)
+def export_payouts(org_id: UUID, year: Year = None, status: StatusFilter = None) -> Response[str]:
+    db = get_database()
+    require_admin(db, org_id, caller_id(router), MANAGE)
+    body = payouts.export_csv(db, org_id, payouts.PayoutFilter(status=status, year=year))
+    name = f"payouts-{year or 'all'}{'-' + status if status else ''}.csv"
+    return Response(
+        200,
+        "text/csv; charset=utf-8",
+        body,
+        {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+def _transition(
+    org_id: UUID,
+    payout_id: UUID,
+    action: payouts.Action,
+    reference: str | None = None,
+    reason: str | None = None,
+) -> Response:
+    db = get_database()
+    caller = caller_id(router)
+    require_admin(db, org_id, caller, MANAGE)
+    outcome = payouts.transition(
+        db,
+        org_id,
+        payout_id,
+        action,
+        caller,
+        reference=reference,
+        reason=reason,
+        correlation_id=_request_id(),
+    )
+    if outcome.changed and action in ("approve", "pay"):
+        publish_after_commit(
+            db, events_client, get_settings().event_bus_name, [outcome.payout.earned_badge_id]
+        )
+    return _reply(outcome.payout)
+
+
+_TRANSITION_ERRORS = (400, 401, 403, 404, 409, 422)
+
+
+@router.post(ONE + "/approve", responses=_responses("The payout, approved.", *_TRANSITION_ERRORS))
+def approve_payout(org_id: UUID, payout_id: UUID) -> Response[HonorarPayout]:
+    return _transition(org_id, payout_id, "approve")
+
+
+@router.post(ONE + "/paid", responses=_responses("The payout, paid.", *_TRANSITION_ERRORS))
+def mark_payout_paid(org_id: UUID, payout_id: UUID, body: PaidRequest) -> Response[HonorarPayout]:
+    return _transition(org_id, payout_id, "pay", reference=body.reference)
+
+
+@router.post(ONE + "/cancel", responses=_responses("The payout, cancelled.", *_TRANSITION_ERRORS))
+def cancel_payout(org_id: UUID, payout_id: UUID, body: CancelRequest) -> Response[HonorarPayout]:
+    return _transition(org_id, payout_id, "cancel", reason=body.reason)
