@@ -1,6 +1,7 @@
-"""The scheduled jobs: drain the evaluation outbox and publish events; reconcile organisations."""
+"""The scheduled jobs: drain the evaluation outbox and publish events; reconcile organisations;
+housekeeping (future-dated activities whose date arrived, purging finished outbox rows)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -9,9 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from peer_badges.db import get_database
-from peer_badges.drain import parked_count
 from peer_badges.evaluator import drain_outbox
 from peer_badges.events import events_client, publish_pending
+from peer_badges.housekeeping import enqueue_due_evaluations, outbox_health, purge_finished
 from peer_badges.reconcile import all_org_ids, reconcile_org
 from peer_badges.settings import get_settings
 
@@ -34,7 +35,9 @@ def run(event: dict[str, Any], metrics: Metrics) -> dict[str, Any]:
         return drain(job, metrics)
     if job.action == "reconcile":
         return reconcile(job, metrics)
-    raise ValueError(f"unknown action {job.action!r}; expected 'drain' or 'reconcile'")
+    if job.action == "housekeeping":
+        return housekeeping(metrics)
+    raise ValueError(f"unknown action {job.action!r}; expected 'drain', 'reconcile' or 'housekeeping'")
 
 
 def drain(job: Job, metrics: Metrics) -> dict[str, Any]:
@@ -47,7 +50,8 @@ def drain(job: Job, metrics: Metrics) -> dict[str, Any]:
         max_batches=job.max_batches,
     )
     published = publish_pending(db, events_client(), get_settings().event_bus_name)
-    parked = parked_count(db)
+    health = outbox_health(db)
+    parked = health.evaluation_parked
     metrics.add_metric(name="MentorsEvaluated", unit=MetricUnit.Count, value=report.mentors)
     metrics.add_metric(name="BadgesAwarded", unit=MetricUnit.Count, value=len(report.awarded))
     metrics.add_metric(name="EvaluationRetries", unit=MetricUnit.Count, value=report.retried)
@@ -55,6 +59,14 @@ def drain(job: Job, metrics: Metrics) -> dict[str, Any]:
     metrics.add_metric(name="OutboxLag", unit=MetricUnit.Seconds, value=report.max_lag_s)
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=published.sent)
     metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=published.failed)
+    # Gauges for the alarms: what is still waiting after this drain, and for how long.
+    metrics.add_metric(
+        name="EvaluationOutboxOldestPendingAge", unit=MetricUnit.Seconds, value=health.evaluation_oldest_pending_s
+    )
+    metrics.add_metric(
+        name="EventOutboxOldestPendingAge", unit=MetricUnit.Seconds, value=health.event_oldest_pending_s
+    )
+    metrics.add_metric(name="EventsRetrying", unit=MetricUnit.Count, value=health.events_retrying)
     summary = {
         "action": "drain",
         "source": job.source,
@@ -68,8 +80,26 @@ def drain(job: Job, metrics: Metrics) -> dict[str, Any]:
         "events_sent": published.sent,
         "events_failed": published.failed,
         "max_lag_s": round(report.max_lag_s, 3),
+        "oldest_pending_s": round(health.evaluation_oldest_pending_s, 3),
+        "oldest_unpublished_s": round(health.event_oldest_pending_s, 3),
     }
     logger.info("drain finished", extra=summary)
+    return summary
+
+
+def housekeeping(metrics: Metrics) -> dict[str, Any]:
+    db = get_database()
+    requeued = enqueue_due_evaluations(db)
+    purged = purge_finished(db, timedelta(days=get_settings().outbox_retention_days))
+    metrics.add_metric(name="FutureActivitiesRequeued", unit=MetricUnit.Count, value=requeued)
+    metrics.add_metric(name="OutboxRowsPurged", unit=MetricUnit.Count, value=purged.evaluation_rows + purged.event_rows)
+    summary = {
+        "action": "housekeeping",
+        "requeued_mentors": requeued,
+        "purged_evaluation_rows": purged.evaluation_rows,
+        "purged_event_rows": purged.event_rows,
+    }
+    logger.info("housekeeping finished", extra=summary)
     return summary
 
 
