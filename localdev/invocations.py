@@ -48,7 +48,9 @@ class InvocationListener:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self.database_url, autocommit=True, application_name="localdev-listener") as conn:
+                with psycopg.connect(
+                    self.database_url, autocommit=True, application_name="localdev-listener"
+                ) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
                     while not self._stop.is_set():

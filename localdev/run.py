@@ -251,7 +251,8 @@ def serve() -> None:
             drain = DrainLoop(invoker, schedule)
             # The database invokes the function by its logical id, which the listener maps to the loop.
             mode = get_database().query_one(
-                "SELECT configure_lambda_invocation(:name, NULL, true) AS mode", name=schedule.function_logical_id
+                "SELECT configure_lambda_invocation(:name, NULL, true) AS mode",
+                name=schedule.function_logical_id,
             )
             listener = InvocationListener(
                 database.url, dispatcher(schedule.function_logical_id, drain.wake, invoker.invoke)

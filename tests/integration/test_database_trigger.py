@@ -79,7 +79,13 @@ def test_a_transaction_queueing_many_mentors_invokes_once_after_commit(
     writer.run("COMMIT")
     # Then evaluate_badges is invoked exactly once, asynchronously, with the drain job
     assert listener.received() == [
-        {"function_name": FUNCTION, "region": None, "invocation_type": "Event", "qualifier": None, "payload": DRAIN}
+        {
+            "function_name": FUNCTION,
+            "region": None,
+            "invocation_type": "Event",
+            "qualifier": None,
+            "payload": DRAIN,
+        }
     ]
 
 
@@ -116,7 +122,9 @@ def test_without_an_enabled_target_nothing_is_invoked(
     assert listener.received() == []
 
 
-def test_the_drain_does_not_invoke_itself(db: Database, listener: Listener, writer: pg8000.native.Connection) -> None:
+def test_the_drain_does_not_invoke_itself(
+    db: Database, listener: Listener, writer: pg8000.native.Connection
+) -> None:
     # Given two mentors of an organisation and one of an unknown organisation queued (one invocation)
     org = seed_org(db)
     writer.run(
@@ -138,16 +146,16 @@ def test_the_drain_does_not_invoke_itself(db: Database, listener: Listener, writ
 def test_an_operator_retrying_parked_rows_invokes(
     db: Database, listener: Listener, writer: pg8000.native.Connection
 ) -> None:
-    writer.run("INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, status) VALUES "
-               "(gen_random_uuid(), gen_random_uuid(), 'test', 'parked')")
+    writer.run(
+        "INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, status) VALUES "
+        "(gen_random_uuid(), gen_random_uuid(), 'test', 'parked')"
+    )
     assert listener.received() == []
     writer.run("UPDATE evaluation_outbox SET status = 'pending', attempts = 0, available_at = now()")
     assert len(listener.received()) == 1
 
 
-def test_an_activity_write_invokes_through_the_stats_trigger(
-    db: Database, listener: Listener
-) -> None:
+def test_an_activity_write_invokes_through_the_stats_trigger(db: Database, listener: Listener) -> None:
     org = seed_org(db)
     add_activity(db, org.id, org.mentor, date(2026, 3, 2))
     assert [invocation["payload"] for invocation in listener.received()] == [DRAIN]
@@ -230,4 +238,6 @@ def test_the_stand_in_has_the_rds_signature(db: Database) -> None:
         "context json DEFAULT NULL::json, qualifier character varying DEFAULT NULL::character varying, "
         "OUT status_code integer, OUT payload json, OUT executed_version text, OUT log_result text"
     )
-    assert db.query_one("SELECT install_lambda_invoke() AS mode") == {"mode": "stand-in (NOTIFY aws_lambda_invoke)"}
+    assert db.query_one("SELECT install_lambda_invoke() AS mode") == {
+        "mode": "stand-in (NOTIFY aws_lambda_invoke)"
+    }

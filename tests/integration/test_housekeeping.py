@@ -37,7 +37,10 @@ def org(db: Database) -> Org:
 
 
 def _scheduled(db: Database) -> list[tuple[object, object]]:
-    return [(r["peer_mentor_id"], r["due_on"]) for r in db.query("SELECT * FROM scheduled_evaluations ORDER BY due_on")]
+    return [
+        (r["peer_mentor_id"], r["due_on"])
+        for r in db.query("SELECT * FROM scheduled_evaluations ORDER BY due_on")
+    ]
 
 
 def test_only_approved_activities_dated_after_the_orgs_today_are_scheduled(db: Database, org: Org) -> None:
@@ -46,7 +49,9 @@ def test_only_approved_activities_dated_after_the_orgs_today_are_scheduled(db: D
     add_activity(db, org.id, org.mentor, today - timedelta(days=3))
     add_activity(db, org.id, org.other_mentor, today + timedelta(days=2), status="pending")
     add_activity(db, org.id, org.mentor, today + timedelta(days=1))
-    add_activity(db, org.id, org.mentor, today + timedelta(days=1), activity_type="visit")  # same day: one row
+    add_activity(
+        db, org.id, org.mentor, today + timedelta(days=1), activity_type="visit"
+    )  # same day: one row
 
     assert _scheduled(db) == [(org.mentor, today + timedelta(days=1))]
 
@@ -90,13 +95,20 @@ def test_a_future_activity_is_evaluated_live_on_its_date_and_only_then(db: Datab
     assert len(report.awarded) == 1
     badge = db.query_one("SELECT source, earned_at FROM earned_badges")
     assert badge == {"source": "evaluation", "earned_at": tomorrow}
-    row = db.query_one("SELECT reason, backfill FROM evaluation_outbox WHERE reason = 'activity_date_arrived'")
+    row = db.query_one(
+        "SELECT reason, backfill FROM evaluation_outbox WHERE reason = 'activity_date_arrived'"
+    )
     assert row == {"reason": "activity_date_arrived", "backfill": False}
 
 
 def _finished_rows(db: Database, org: Org) -> None:
     """Done/parked/pending evaluation rows and published/unpublished events, old and recent."""
-    for status, processed in [("done", "40 days"), ("done", "1 day"), ("parked", "40 days"), ("pending", None)]:
+    for status, processed in [
+        ("done", "40 days"),
+        ("done", "1 day"),
+        ("parked", "40 days"),
+        ("pending", None),
+    ]:
         db.query(
             """INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, status, processed_at, created_at)
                VALUES (:o, :m, 'test', :s, now() - CAST(:p AS interval), now() - interval '41 days')""",
@@ -130,7 +142,9 @@ def test_only_finished_rows_older_than_the_retention_are_purged(db: Database, or
     report = purge_finished(db, timedelta(days=14), batch=1)  # batch 1: the loop takes several rounds
 
     assert (report.evaluation_rows, report.event_rows) == (1, 1)
-    left = db.query("SELECT status, processed_at > now() - interval '2 days' AS recent FROM evaluation_outbox ORDER BY id")
+    left = db.query(
+        "SELECT status, processed_at > now() - interval '2 days' AS recent FROM evaluation_outbox ORDER BY id"
+    )
     assert left == [
         {"status": "done", "recent": True},
         {"status": "parked", "recent": False},

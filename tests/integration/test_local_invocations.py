@@ -43,7 +43,9 @@ def running(db: Database, migrated_url: str) -> Iterator[tuple[DrainLoop, Invoca
     db.query("SELECT configure_lambda_invocation(:f, NULL, true)", f=schedule.function_logical_id)
     set_events_client(AcceptingBus())
     loop = DrainLoop(Invoker(), schedule, interval_s=NEVER_S)
-    listener = InvocationListener(migrated_url, dispatcher(schedule.function_logical_id, loop.wake, Invoker().invoke))
+    listener = InvocationListener(
+        migrated_url, dispatcher(schedule.function_logical_id, loop.wake, Invoker().invoke)
+    )
     loop.start()
     listener.start()
     assert listener.listening.wait(20), "the listener never connected"
@@ -82,7 +84,9 @@ def test_an_activity_commit_drains_through_the_database_trigger(
 def test_other_invocations_run_the_named_function_with_their_payload() -> None:
     woken: list[bool] = []
     invoked: list[tuple[str, dict[str, Any]]] = []
-    on_invocation = dispatcher("EvaluateBadgesFunction", lambda: woken.append(True), lambda f, p: invoked.append((f, p)))
+    on_invocation = dispatcher(
+        "EvaluateBadgesFunction", lambda: woken.append(True), lambda f, p: invoked.append((f, p))
+    )
 
     on_invocation("EvaluateBadgesFunction", {"action": "drain", "source": "db-nudge"})
     on_invocation("EvaluateBadgesFunction", {"action": "reconcile"})

@@ -29,9 +29,11 @@ class CloudFormation:
         answers = self.answers
 
         class Receiver(BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_PUT(self) -> None:
                 length = int(self.headers["Content-Length"])
-                answers.append({"content_type": self.headers["Content-Type"], **json.loads(self.rfile.read(length))})
+                answers.append(
+                    {"content_type": self.headers["Content-Type"], **json.loads(self.rfile.read(length))}
+                )
                 self.send_response(200)
                 self.end_headers()
 
@@ -94,7 +96,9 @@ def test_create_migrates_an_empty_database_and_enables_the_trigger(
     }
     assert answer["PhysicalResourceId"] == "DatabaseMigrations-migrations"
     assert {answer[k] == event[k] for k in ("StackId", "RequestId", "LogicalResourceId")} == {True}
-    assert _target(empty_database) == [[event["ResourceProperties"]["EvaluateFunctionArn"], "eu-north-1", True]]
+    assert _target(empty_database) == [
+        [event["ResourceProperties"]["EvaluateFunctionArn"], "eu-north-1", True]
+    ]
 
 
 def test_an_update_applies_nothing_twice_and_can_turn_the_trigger_off(
@@ -102,7 +106,9 @@ def test_an_update_applies_nothing_twice_and_can_turn_the_trigger_off(
 ) -> None:
     handler.lambda_handler(_event(cloudformation), LambdaContext())
 
-    handler.lambda_handler(_event(cloudformation, "Update", DatabaseTriggerInvocations="false"), LambdaContext())
+    handler.lambda_handler(
+        _event(cloudformation, "Update", DatabaseTriggerInvocations="false"), LambdaContext()
+    )
 
     answer = cloudformation.answers[-1]
     assert answer["Status"] == "SUCCESS"
@@ -123,7 +129,9 @@ def test_a_failing_migration_fails_the_deploy_with_the_runners_message(
 
     [answer] = cloudformation.answers
     assert answer["Status"] == "FAILED"
-    assert answer["Reason"].startswith("MigrationError: 999_broken.sql failed and was rolled back: 42883 function")
+    assert answer["Reason"].startswith(
+        "MigrationError: 999_broken.sql failed and was rolled back: 42883 function"
+    )
     assert answer["Data"] == {}
 
 

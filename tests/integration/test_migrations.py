@@ -159,7 +159,9 @@ def test_the_same_file_without_the_marker_is_refused_by_postgresql(
     (folder / "999_concurrent_index.sql").write_text(
         "CREATE INDEX CONCURRENTLY activities_created_idx ON activities (created_at);\n"
     )
-    with pytest.raises(MigrationError, match="25001 CREATE INDEX CONCURRENTLY cannot run inside a transaction"):
+    with pytest.raises(
+        MigrationError, match="25001 CREATE INDEX CONCURRENTLY cannot run inside a transaction"
+    ):
         migrate(database_url=url, directory=folder)
 
 

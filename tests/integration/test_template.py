@@ -123,9 +123,14 @@ def test_each_function_ships_only_its_own_package(sam_build: Path):
         artifact = sam_build / logical_id
 
         assert (artifact / package / "__init__.py").is_file(), logical_id
-        assert sorted(path.name for path in artifact.iterdir()) == [package, *EXTRA_ARTIFACTS.get(logical_id, [])]
+        assert sorted(path.name for path in artifact.iterdir()) == [
+            package,
+            *EXTRA_ARTIFACTS.get(logical_id, []),
+        ]
     migrations = sam_build / "MigrateDatabaseFunction" / "sql"
-    assert sorted(p.name for p in migrations.glob("*.sql")) == sorted(p.name for p in (REPO / "sql").glob("*.sql"))
+    assert sorted(p.name for p in migrations.glob("*.sql")) == sorted(
+        p.name for p in (REPO / "sql").glob("*.sql")
+    )
 
 
 # The checks below read the template itself; they need no tools.

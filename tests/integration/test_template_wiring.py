@@ -43,9 +43,13 @@ def _handler(logical_id: str) -> Any:
 @pytest.mark.parametrize("route", routes(), ids=lambda r: f"{r.method} {r.path}")
 def test_every_route_is_served_by_the_function_the_template_sends_it_to(route: Any) -> None:
     _handler(route.function_logical_id)  # the template's Handler string resolves
-    module = importlib.import_module(function_settings(route.function_logical_id)["Handler"].rpartition(".")[0])
+    module = importlib.import_module(
+        function_settings(route.function_logical_id)["Handler"].rpartition(".")[0]
+    )
     served = json.loads(module.app.get_openapi_json_schema())["paths"]
-    assert route.method.lower() in served.get(route.path, {}), f"{route.function_logical_id} has no {route.method} {route.path}"
+    assert route.method.lower() in served.get(route.path, {}), (
+        f"{route.function_logical_id} has no {route.method} {route.path}"
+    )
 
 
 class AcceptingBus:
@@ -154,7 +158,11 @@ def test_every_custom_metric_alarm_watches_a_metric_the_code_emits_with_its_dime
 
 
 def test_every_aws_metric_alarm_points_at_a_resource_of_this_stack() -> None:
-    references = {"FunctionName": "AWS::Serverless::Function", "QueueName": "AWS::SQS::Queue", "ApiId": "AWS::Serverless::HttpApi"}
+    references = {
+        "FunctionName": "AWS::Serverless::Function",
+        "QueueName": "AWS::SQS::Queue",
+        "ApiId": "AWS::Serverless::HttpApi",
+    }
     for name, alarm in _alarms().items():
         stats = [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m]
         for metric in [alarm, *stats]:
@@ -177,14 +185,27 @@ def test_the_asked_for_alarms_exist_and_notify_the_optional_topic() -> None:
         ("AWS/Lambda", "Throttles"),
         ("AWS/ApiGateway", "Latency"),
     } <= watched
-    assert any(m.get("Expression", "").startswith("IF(requests") for a in _alarms().values() for m in a.get("Metrics", []))
+    assert any(
+        m.get("Expression", "").startswith("IF(requests")
+        for a in _alarms().values()
+        for m in a.get("Metrics", [])
+    )
     functions_alarmed = {
-        (a["MetricName"], _dimensions(a)["FunctionName"]["Ref"]) for a in _alarms().values() if a.get("Namespace") == "AWS/Lambda"
+        (a["MetricName"], _dimensions(a)["FunctionName"]["Ref"])
+        for a in _alarms().values()
+        if a.get("Namespace") == "AWS/Lambda"
     }
-    for logical_id in ("GetStatsFunction", "AwardBadgeFunction", "ConfigCrudFunction", "EvaluateBadgesFunction"):
+    for logical_id in (
+        "GetStatsFunction",
+        "AwardBadgeFunction",
+        "ConfigCrudFunction",
+        "EvaluateBadgesFunction",
+    ):
         assert {("Errors", logical_id), ("Throttles", logical_id)} <= functions_alarmed
     for alarm in _alarms().values():
-        assert alarm["AlarmActions"] == {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+        assert alarm["AlarmActions"] == {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }
 
 
 # --- permissions ------------------------------------------------------------------------------------
@@ -248,7 +269,9 @@ def test_every_aws_call_a_handler_can_make_is_granted_on_its_resource(logical_id
     for action in needed:
         assert (action, _expected_resource(logical_id, action)) in granted, f"{logical_id} needs {action}"
     # Its asynchronous failures go to a queue: sending there is granted too.
-    destination = FUNCTIONS[logical_id]["Properties"].get("EventInvokeConfig", {}).get("DestinationConfig", {})
+    destination = (
+        FUNCTIONS[logical_id]["Properties"].get("EventInvokeConfig", {}).get("DestinationConfig", {})
+    )
     if "OnFailure" in destination:
         assert ("sqs:SendMessage", destination["OnFailure"]["Destination"]) in granted
     # And nothing is granted that the code cannot use (logs and the failure queue aside).

@@ -22,7 +22,13 @@ def test_statements_split_at_top_level_semicolons_only() -> None:
 
     statements = split_statements(script)
 
-    assert [statement.split()[0] for statement in statements] == ["CREATE", "INSERT", "CREATE", "SELECT", "SELECT"]
+    assert [statement.split()[0] for statement in statements] == [
+        "CREATE",
+        "INSERT",
+        "CREATE",
+        "SELECT",
+        "SELECT",
+    ]
     assert "PERFORM 1; RETURN 2;" in statements[2]
     assert statements[1].endswith("(E'x;y')")
     assert statements[4] == "SELECT $$a;b$$"

@@ -61,7 +61,9 @@ def drain(job: Job, metrics: Metrics) -> dict[str, Any]:
     metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=published.failed)
     # Gauges for the alarms: what is still waiting after this drain, and for how long.
     metrics.add_metric(
-        name="EvaluationOutboxOldestPendingAge", unit=MetricUnit.Seconds, value=health.evaluation_oldest_pending_s
+        name="EvaluationOutboxOldestPendingAge",
+        unit=MetricUnit.Seconds,
+        value=health.evaluation_oldest_pending_s,
     )
     metrics.add_metric(
         name="EventOutboxOldestPendingAge", unit=MetricUnit.Seconds, value=health.event_oldest_pending_s
@@ -92,7 +94,9 @@ def housekeeping(metrics: Metrics) -> dict[str, Any]:
     requeued = enqueue_due_evaluations(db)
     purged = purge_finished(db, timedelta(days=get_settings().outbox_retention_days))
     metrics.add_metric(name="FutureActivitiesRequeued", unit=MetricUnit.Count, value=requeued)
-    metrics.add_metric(name="OutboxRowsPurged", unit=MetricUnit.Count, value=purged.evaluation_rows + purged.event_rows)
+    metrics.add_metric(
+        name="OutboxRowsPurged", unit=MetricUnit.Count, value=purged.evaluation_rows + purged.event_rows
+    )
     summary = {
         "action": "housekeeping",
         "requeued_mentors": requeued,

@@ -205,7 +205,9 @@ def _apply_in_transaction(conn: pg8000.native.Connection, migration: Migration) 
         conn.run("COMMIT")
     except Exception as error:
         conn.run("ROLLBACK")
-        raise MigrationError(f"{migration.path.name} failed and was rolled back: {_message(error)}") from error
+        raise MigrationError(
+            f"{migration.path.name} failed and was rolled back: {_message(error)}"
+        ) from error
 
 
 def _apply_statement_by_statement(conn: pg8000.native.Connection, migration: Migration) -> None:
