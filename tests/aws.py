@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import boto3
@@ -61,3 +63,27 @@ def moto_event_bus(monkeypatch: pytest.MonkeyPatch, bus_name: str) -> Iterator[B
             Rule="all-awards", EventBusName=bus_name, Targets=[{"Id": "subscriber", "Arn": arn}]
         )
         yield Bus(client=client, sqs=sqs, queue_url=queue_url)
+
+
+class CloudFormation:
+    """The pre-signed response URL: records each PUT body."""
+
+    def __init__(self) -> None:
+        self.answers: list[dict[str, Any]] = []
+        answers = self.answers
+
+        class Receiver(BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                length = int(self.headers["Content-Length"])
+                answers.append(
+                    {"content_type": self.headers["Content-Type"], **json.loads(self.rfile.read(length))}
+                )
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Receiver)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/response"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -16,33 +14,10 @@ from localdev.pg import admin_connection
 from migrate_database import handler
 from peer_badges.migrations import default_directory, discover
 from peer_badges.settings import get_settings
+from tests.aws import CloudFormation
 from tests.helpers import LambdaContext
 
 SAMPLE = Path(__file__).resolve().parents[2] / "events" / "migrate_database" / "create.json"
-
-
-class CloudFormation:
-    """The pre-signed response URL: records each PUT body."""
-
-    def __init__(self) -> None:
-        self.answers: list[dict[str, Any]] = []
-        answers = self.answers
-
-        class Receiver(BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:
-                length = int(self.headers["Content-Length"])
-                answers.append(
-                    {"content_type": self.headers["Content-Type"], **json.loads(self.rfile.read(length))}
-                )
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Receiver)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/response"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 @pytest.fixture
