@@ -8,8 +8,8 @@ from typing import Any, Literal
 from bench.timing import Sample
 
 # ratio_max: ours/baseline must be at most `value`; ratio_band: within `value`x either way;
-# absolute_max: our median must be at most `value` ms.
-TargetKind = Literal["ratio_max", "ratio_band", "absolute_max"]
+# absolute_max: our median must be at most `value` ms; p95_max: our 95th percentile must be.
+TargetKind = Literal["ratio_max", "ratio_band", "absolute_max", "p95_max"]
 
 
 @dataclass(frozen=True)
@@ -22,11 +22,16 @@ class Target:
             return f"<= {self.value:g}x"
         if self.kind == "ratio_band":
             return f"within {self.value:g}x"
+        if self.kind == "p95_max":
+            return f"p95 <= {self.value:g} ms"
         return f"<= {self.value:g} ms"
 
-    def met(self, median: float, ratio: float | None) -> bool:
+    def met(self, median: float, ratio: float | None, p95: float | None = None) -> bool:
         if self.kind == "absolute_max":
             return median <= self.value
+        if self.kind == "p95_max":
+            assert p95 is not None
+            return p95 <= self.value
         assert ratio is not None
         if self.kind == "ratio_band":
             return 1 / self.value <= ratio <= self.value
@@ -55,7 +60,7 @@ class Result:
 
     @property
     def passed(self) -> bool | None:
-        return None if self.target is None else self.target.met(self.median, self.ratio)
+        return None if self.target is None else self.target.met(self.median, self.ratio, self.p95)
 
     @classmethod
     def of(

@@ -4,7 +4,9 @@
 2. migrations from `sql/`;
 3. the demo data set (skipped for organisations already loaded, so re-running is safe);
 4. the local HTTP API on 127.0.0.1:${API_PORT:-3000}, routed from template.yaml, serving the real handlers;
-5. evaluate_badges' drain schedule, fired every half second so awards appear within a second or two;
+5. evaluate_badges invoked by the database, as in AWS: the same trigger SQL (sql/012) calls a stand-in
+   `aws_lambda.invoke` that NOTIFYs, a listener wakes the drain, and the drain schedule still fires
+   every second as the safety net;
 6. a start-up screen with the URLs, the database and a ready curl line per demo user.
 
 Ctrl-C (or SIGTERM) stops the HTTP server, then the drain loop, then the embedded database.
@@ -40,6 +42,7 @@ install_lambda_paths()
 import uvicorn  # noqa: E402
 
 from localdev import demo  # noqa: E402
+from localdev.invocations import InvocationListener, dispatcher  # noqa: E402
 from localdev.lambda_runtime import Invoker  # noqa: E402
 from localdev.local_bus import LocalEventBus  # noqa: E402
 from localdev.openapi import build_document, with_local_routes  # noqa: E402
@@ -214,6 +217,7 @@ def serve() -> None:
     base = f"http://{HOST}:{port}"
     database = open_database()
     drain: DrainLoop | None = None
+    listener: InvocationListener | None = None
     try:
         os.environ["DATABASE_URL"] = database.url
         get_settings.cache_clear()
@@ -245,8 +249,17 @@ def serve() -> None:
         if handlers[schedule.function_logical_id] is None:
             quiet_idle_drains()
             drain = DrainLoop(invoker, schedule)
+            # The database invokes the function by its logical id, which the listener maps to the loop.
+            mode = get_database().query_one(
+                "SELECT configure_lambda_invocation(:name, NULL, true) AS mode",
+                name=schedule.function_logical_id,
+            )
+            listener = InvocationListener(
+                database.url, dispatcher(schedule.function_logical_id, drain.wake, invoker.invoke)
+            )
             drain_line = (
-                f"{schedule.function_logical_id} invoked with {schedule.input} every {DRAIN_INTERVAL_S} s"
+                f"{schedule.function_logical_id} invoked by the database trigger "
+                f"({(mode or {}).get('mode')}), and with {schedule.input} every {DRAIN_INTERVAL_S} s"
             )
         else:
             drain_line = f"drain DISABLED: {schedule.function_logical_id} is not importable yet"
@@ -268,9 +281,13 @@ def serve() -> None:
         print(startup_screen(base, database, demo_line, handlers, drain_line, users), flush=True)
         if drain:
             drain.start()
+        if listener:
+            listener.start()
         signal.signal(signal.SIGTERM, _terminate)
         server.run(sockets=[sock])
     finally:
+        if listener:
+            listener.stop()
         if drain:
             drain.stop()
         set_database(None)

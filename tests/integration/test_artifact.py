@@ -29,6 +29,7 @@ import pytest
 from localdev.template_routes import load_template
 from peer_badges.db import Database, Json
 from peer_badges.settings import Settings
+from tests.aws import CloudFormation
 
 REPO = Path(__file__).resolve().parents[2]
 SAM = REPO / ".venv-sam" / "bin" / "sam"
@@ -62,6 +63,9 @@ PLAN: list[tuple[str, str, int | None]] = [
     ("EvaluateBadgesFunction", "evaluate_badges/schedule-drain", None),
     ("EvaluateBadgesFunction", "evaluate_badges/db-nudge", None),
     ("EvaluateBadgesFunction", "evaluate_badges/schedule-reconcile", None),
+    ("EvaluateBadgesFunction", "evaluate_badges/schedule-housekeeping", None),
+    # The deploy's custom resource: answers CloudFormation (a local receiver here) with SUCCESS.
+    ("MigrateDatabaseFunction", "migrate_database/create", None),
 ]
 
 # Runs inside the bare interpreter: import the handler as Lambda would and invoke each event.
@@ -229,8 +233,9 @@ def _seed(db: Database) -> None:
 def test_every_built_function_serves_its_sample_events_from_the_bundle_alone(
     db: Database, app_settings: Settings, build: Path, runnable_layer: Path, runtime_dir: Path
 ) -> None:
-    # Given the database the samples refer to
+    # Given the database the samples refer to, and somewhere for the custom resource to answer
     _seed(db)
+    cloudformation = CloudFormation()
     env = {
         "DATABASE_URL": app_settings.database_url or "",
         "AWS_DEFAULT_REGION": "eu-north-1",
@@ -256,7 +261,7 @@ def test_every_built_function_serves_its_sample_events_from_the_bundle_alone(
                 json.dumps([str(task), str(runnable_layer), str(runtime_dir)]),
                 handler_spec,
             ],
-            input=json.dumps([_sample(name) for name, _ in plan]),
+            input=json.dumps([_sample(name) | _answer_to(cloudformation, name) for name, _ in plan]),
             cwd=task,
             env=env,
             capture_output=True,
@@ -273,13 +278,24 @@ def test_every_built_function_serves_its_sample_events_from_the_bundle_alone(
             assert report["files"][module].startswith(str(runnable_layer)), module
         # And every sample got its documented answer
         for (name, expected), reply in zip(plan, report["results"], strict=True):
-            if expected is None:
-                assert isinstance(reply, dict) and reply.get("action") in ("drain", "reconcile"), (
+            if name.startswith("migrate_database/"):
+                assert reply["Status"] == "SUCCESS", reply  # migrated from the bundle's own sql/
+                assert cloudformation.answers[-1]["Status"] == "SUCCESS"
+            elif expected is None:
+                assert isinstance(reply, dict) and reply.get("action") in (
+                    "drain",
+                    "reconcile",
+                    "housekeeping",
+                ), (
                     name,
                     reply,
                 )
             else:
                 assert reply["statusCode"] == expected, (name, reply)
+
+
+def _answer_to(cloudformation: CloudFormation, name: str) -> dict[str, Any]:
+    return {"ResponseURL": cloudformation.url} if name.startswith("migrate_database/") else {}
 
 
 def _handler_of(build: Path, function: str) -> str:

@@ -76,6 +76,10 @@ EXPECTED_PRIVILEGES = {
     "org_settings": {"SELECT", "INSERT", "UPDATE"},
     "honorar_payouts": {"SELECT", "INSERT", "UPDATE"},
     "schema_migrations": set(),
+    # sql/012: the hourly job takes due rows; the activity trigger writes them as their owner.
+    "scheduled_evaluations": {"SELECT", "DELETE"},
+    # Written only by the deploy (as the owner); read by the owner's SECURITY DEFINER trigger.
+    "lambda_invocation_target": set(),
 }
 PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
@@ -214,6 +218,11 @@ def test_the_role_migration_can_run_again_on_a_cluster_that_has_the_role(migrate
         "DELETE FROM organizations",
         "SELECT * FROM schema_migrations",
         "DELETE FROM schema_migrations",
+        "DELETE FROM evaluation_outbox",
+        "DELETE FROM event_outbox",
+        "SELECT configure_lambda_invocation('elsewhere', NULL, true)",
+        "SELECT install_lambda_invoke()",
+        "INSERT INTO lambda_invocation_target (function_name, enabled) VALUES ('elsewhere', true)",
     ],
 )
 def test_the_app_role_cannot_change_the_schema_rewrite_history_or_forge_membership(
@@ -242,6 +251,7 @@ def test_every_handler_works_connected_as_a_member_of_the_app_role(db: Database,
         db.query("UPDATE mentor_stats SET total_count = 999 WHERE peer_mentor_id = :m", m=org.other_mentor)
         drained = evaluate_badges.handler.lambda_handler({"action": "drain"}, LambdaContext())
         reconciled = evaluate_badges.handler.lambda_handler({"action": "reconcile"}, LambdaContext())
+        housekept = evaluate_badges.handler.lambda_handler({"action": "housekeeping"}, LambdaContext())
     finally:
         db_module.set_database(db)
         set_events_client(None)
@@ -277,6 +287,7 @@ def test_every_handler_works_connected_as_a_member_of_the_app_role(db: Database,
     }
     assert drained["events_failed"] == 0 and drained["parked_total"] == 0
     assert reconciled["repaired_snapshots"] >= 1  # rebuild_mentor_stats ran as the app role
+    assert housekept["action"] == "housekeeping"  # purge and re-queue ran as the app role
     assert bus.entries, "the awards' events were published"
 
 

@@ -21,6 +21,13 @@ FUNCTIONS = {
     "AwardBadgeFunction": "award_badge",
     "ConfigCrudFunction": "config_crud",
     "EvaluateBadgesFunction": "evaluate_badges",
+    "MigrateDatabaseFunction": "migrate_database",
+}
+# What a function ships beside its package: the migrations, for the deploy's custom resource.
+EXTRA_ARTIFACTS = {"MigrateDatabaseFunction": ["sql"]}
+# The secret each function reads: the runtime role's, or the schema owner's for migrations.
+SECRETS = {logical_id: "DatabaseSecretArn" for logical_id in FUNCTIONS} | {
+    "MigrateDatabaseFunction": "SchemaOwnerSecretArn"
 }
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
 ELF_MACHINE_AARCH64 = 183
@@ -116,7 +123,14 @@ def test_each_function_ships_only_its_own_package(sam_build: Path):
         artifact = sam_build / logical_id
 
         assert (artifact / package / "__init__.py").is_file(), logical_id
-        assert sorted(path.name for path in artifact.iterdir()) == [package], logical_id
+        assert sorted(path.name for path in artifact.iterdir()) == [
+            package,
+            *EXTRA_ARTIFACTS.get(logical_id, []),
+        ]
+    migrations = sam_build / "MigrateDatabaseFunction" / "sql"
+    assert sorted(p.name for p in migrations.glob("*.sql")) == sorted(
+        p.name for p in (REPO / "sql").glob("*.sql")
+    )
 
 
 # The checks below read the template itself; they need no tools.
@@ -179,17 +193,17 @@ def test_every_route_requires_a_jwt_from_the_configured_issuer():
         "audience": {"Ref": "JwtAudience"},
     }
     for logical_id in FUNCTIONS:
-        for event in RESOURCES[logical_id]["Properties"]["Events"].values():
+        for event in RESOURCES[logical_id]["Properties"].get("Events", {}).values():
             assert "Auth" not in event.get("Properties", {}), "a route must not opt out of the authorizer"
 
 
-def test_each_function_reads_only_the_database_secret_and_writes_only_its_log_group():
-    read_secret = {
-        "Effect": "Allow",
-        "Action": "secretsmanager:GetSecretValue",
-        "Resource": {"Ref": "DatabaseSecretArn"},
-    }
+def test_each_function_reads_only_its_database_secret_and_writes_only_its_log_group():
     for logical_id in FUNCTIONS:
+        read_secret = {
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": {"Ref": SECRETS[logical_id]},
+        }
         statements = _statements(_role_of(logical_id))
         log_group = RESOURCES[logical_id]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
 
@@ -233,5 +247,8 @@ def test_outputs_name_what_operators_and_consumers_need():
         "ApiUrl",
         "EventBusName",
         "EvaluateBadgesDLQUrl",
-        *(f"{logical_id}Name" for logical_id in FUNCTIONS),
+        "DatabaseTrigger",
+        "MigrationsApplied",
+        "DashboardName",
+        *(f"{logical_id}Name" for logical_id in FUNCTIONS if logical_id != "MigrateDatabaseFunction"),
     } <= set(TEMPLATE["Outputs"])

@@ -65,11 +65,12 @@ def test_the_local_only_routes_never_reach_the_template():
     assert function_for("POST", "/_local/token") is None
 
 
-def test_evaluate_badges_drains_every_minute_and_reconciles_daily():
+def test_evaluate_badges_drains_every_minute_keeps_house_hourly_and_reconciles_daily():
     by_action = {schedule.input["action"]: schedule for schedule in schedules()}
 
-    assert set(by_action) == {"drain", "reconcile"}
+    assert set(by_action) == {"drain", "reconcile", "housekeeping"}
     assert by_action["drain"].expression == "rate(1 minute)"
+    assert by_action["housekeeping"].expression == "cron(5 * * * ? *)"
     assert by_action["reconcile"].expression.startswith("cron(")
     assert {schedule.function_logical_id for schedule in by_action.values()} == {"EvaluateBadgesFunction"}
 

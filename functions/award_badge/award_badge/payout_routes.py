@@ -9,19 +9,16 @@ right after the commit; if that fails the outbox drain sends it.
 from typing import Annotated, Literal
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel
 
 from peer_badges import payouts
-from peer_badges.api import caller_id
+from peer_badges.api import caller_id, documented_responses, reply, request_id, text_reply
 from peer_badges.auth import require_admin, require_payout_reader
 from peer_badges.db import get_database
-from peer_badges.events import events_client, publish_after_commit
-from peer_badges.models import CancelRequest, ErrorResponse, HonorarPayout, Page, PaidRequest
-from peer_badges.settings import get_settings
+from peer_badges.models import CancelRequest, HonorarPayout, Page, PaidRequest
 
 router = APIGatewayHttpRouter()
 
@@ -47,27 +44,12 @@ Limit = Annotated[int, Query(ge=1, le=payouts.MAX_PAGE_SIZE, description="Page s
 Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor from the previous page.")]
 
 
-def _responses(success: str, *errors: int, media_type: str = "") -> dict[int, OpenAPIResponse]:
-    documented: dict[int, OpenAPIResponse] = {200: {"description": success}}
-    if media_type:
-        documented[200]["content"] = {media_type: {"schema": {"type": "string"}}}
-    for status in errors:
-        documented[status] = {
-            "description": _MEANING[status],
-            "content": {"application/json": {"model": ErrorResponse}},
-        }
-    return documented
-
-
-def _reply(model: BaseModel) -> Response:
-    return Response(200, content_types.APPLICATION_JSON, model)
-
-
-def _request_id() -> str:
-    return router.current_event.request_context.request_id
-
-
-@router.get(PAYOUTS, responses=_responses("The payouts the caller may see, newest first.", 400, 401, 403))
+@router.get(
+    PAYOUTS,
+    responses=documented_responses(
+        _MEANING, {200: "The payouts the caller may see, newest first."}, 400, 401, 403
+    ),
+)
 def list_payouts(
     org_id: UUID,
     status: StatusFilter = None,
@@ -79,66 +61,59 @@ def list_payouts(
     db = get_database()
     access = require_payout_reader(db, org_id, caller_id(router), mentor_id)
     filters = payouts.PayoutFilter(status=status, year=year)
-    return _reply(payouts.list_payouts(db, access, filters, mentor_id=mentor_id, cursor=cursor, limit=limit))
+    return reply(payouts.list_payouts(db, access, filters, mentor_id=mentor_id, cursor=cursor, limit=limit))
 
 
 @router.get(
     PAYOUTS + "/export",
-    responses=_responses("CSV (UTF-8, header row), oldest first.", 400, 401, 403, 422, media_type="text/csv"),
+    responses=documented_responses(
+        _MEANING, {200: ("CSV (UTF-8, header row), oldest first.", "text/csv")}, 400, 401, 403, 422
+    ),
 )
 def export_payouts(org_id: UUID, year: Year = None, status: StatusFilter = None) -> Response[str]:
     db = get_database()
     require_admin(db, org_id, caller_id(router), MANAGE)
     body = payouts.export_csv(db, org_id, payouts.PayoutFilter(status=status, year=year))
     name = f"payouts-{year or 'all'}{'-' + status if status else ''}.csv"
-    return Response(
-        200,
-        "text/csv; charset=utf-8",
-        body,
-        {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
-    )
-
-
-def _transition(
-    org_id: UUID,
-    payout_id: UUID,
-    action: payouts.Action,
-    reference: str | None = None,
-    reason: str | None = None,
-) -> Response:
-    db = get_database()
-    caller = caller_id(router)
-    require_admin(db, org_id, caller, MANAGE)
-    outcome = payouts.transition(
-        db,
-        org_id,
-        payout_id,
-        action,
-        caller,
-        reference=reference,
-        reason=reason,
-        correlation_id=_request_id(),
-    )
-    if outcome.changed and action in ("approve", "pay"):
-        publish_after_commit(
-            db, events_client, get_settings().event_bus_name, [outcome.payout.earned_badge_id]
-        )
-    return _reply(outcome.payout)
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    return text_reply(body, "text/csv; charset=utf-8", headers)
 
 
 _TRANSITION_ERRORS = (400, 401, 403, 404, 409, 422)
 
 
-@router.post(ONE + "/approve", responses=_responses("The payout, approved.", *_TRANSITION_ERRORS))
+def _documented(success: str) -> dict[int, OpenAPIResponse]:
+    return documented_responses(_MEANING, {200: success}, *_TRANSITION_ERRORS)
+
+
+@router.post(ONE + "/approve", responses=_documented("The payout, approved."))
 def approve_payout(org_id: UUID, payout_id: UUID) -> Response[HonorarPayout]:
-    return _transition(org_id, payout_id, "approve")
+    db = get_database()
+    caller = caller_id(router)
+    require_admin(db, org_id, caller, MANAGE)
+    payout = payouts.transition_and_announce(
+        db, org_id, payout_id, "approve", caller, correlation_id=request_id(router)
+    )
+    return reply(payout)
 
 
-@router.post(ONE + "/paid", responses=_responses("The payout, paid.", *_TRANSITION_ERRORS))
+@router.post(ONE + "/paid", responses=_documented("The payout, paid."))
 def mark_payout_paid(org_id: UUID, payout_id: UUID, body: PaidRequest) -> Response[HonorarPayout]:
-    return _transition(org_id, payout_id, "pay", reference=body.reference)
+    db = get_database()
+    caller = caller_id(router)
+    require_admin(db, org_id, caller, MANAGE)
+    payout = payouts.transition_and_announce(
+        db, org_id, payout_id, "pay", caller, reference=body.reference, correlation_id=request_id(router)
+    )
+    return reply(payout)
 
 
-@router.post(ONE + "/cancel", responses=_responses("The payout, cancelled.", *_TRANSITION_ERRORS))
+@router.post(ONE + "/cancel", responses=_documented("The payout, cancelled."))
 def cancel_payout(org_id: UUID, payout_id: UUID, body: CancelRequest) -> Response[HonorarPayout]:
-    return _transition(org_id, payout_id, "cancel", reason=body.reason)
+    db = get_database()
+    caller = caller_id(router)
+    require_admin(db, org_id, caller, MANAGE)
+    payout = payouts.transition_and_announce(
+        db, org_id, payout_id, "cancel", caller, reason=body.reason, correlation_id=request_id(router)
+    )
+    return reply(payout)

@@ -2,20 +2,20 @@
 
 from uuid import UUID
 
-from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from peer_badges import payouts
-from peer_badges.api import caller_id
+from peer_badges.api import caller_id, documented_responses, reply, request_id
 from peer_badges.auth import require_admin
 from peer_badges.db import get_database
-from peer_badges.models import ErrorResponse, OrgSettings, OrgSettingsPatch
+from peer_badges.models import OrgSettings, OrgSettingsPatch
 
 router = APIGatewayHttpRouter()
 
 SETTINGS = "/orgs/<org_id>/settings"
 
+_SETTINGS = "The organisation's settings."
 _MEANING = {
     400: "Malformed id or JSON body.",
     401: "No verified caller identity.",
@@ -24,28 +24,17 @@ _MEANING = {
 }
 
 
-def _responses(*errors: int) -> dict[int, OpenAPIResponse]:
-    documented: dict[int, OpenAPIResponse] = {200: {"description": "The organisation's settings."}}
-    for status in errors:
-        documented[status] = {
-            "description": _MEANING[status],
-            "content": {"application/json": {"model": ErrorResponse}},
-        }
-    return documented
-
-
-@router.get(SETTINGS, responses=_responses(400, 401, 403))
+@router.get(SETTINGS, responses=documented_responses(_MEANING, {200: _SETTINGS}, 400, 401, 403))
 def get_org_settings(org_id: UUID) -> Response[OrgSettings]:
     db = get_database()
     require_admin(db, org_id, caller_id(router), "see the organisation's settings")
-    return Response(200, content_types.APPLICATION_JSON, payouts.load_settings(db, org_id))
+    return reply(payouts.load_settings(db, org_id))
 
 
-@router.patch(SETTINGS, responses=_responses(400, 401, 403, 422))
+@router.patch(SETTINGS, responses=documented_responses(_MEANING, {200: _SETTINGS}, 400, 401, 403, 422))
 def patch_org_settings(org_id: UUID, body: OrgSettingsPatch) -> Response[OrgSettings]:
     db = get_database()
     caller = caller_id(router)
     require_admin(db, org_id, caller, "change the organisation's settings")
-    request_id = router.current_event.request_context.request_id
-    saved = payouts.update_settings(db, org_id, caller, body, correlation_id=request_id)
-    return Response(200, content_types.APPLICATION_JSON, saved)
+    saved = payouts.update_settings(db, org_id, caller, body, correlation_id=request_id(router))
+    return reply(saved)

@@ -1,7 +1,8 @@
-"""The jobs: drain the evaluation outbox and publish events; reconcile organisations; and the operator's
-retry of parked outbox rows (`{"action": "retry_parked", "org_ids": [...]}`, both outboxes)."""
+"""The jobs: drain the evaluation outbox and publish events; reconcile organisations; housekeeping
+(future-dated activities whose date arrived, purging finished outbox rows); and the operator's retry of
+parked outbox rows (`{"action": "retry_parked", "org_ids": [...]}`, every queue)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -11,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from peer_badges.db import get_database
 from peer_badges.events import events_client, publish_pending
+from peer_badges.housekeeping import enqueue_due_evaluations, outbox_health, purge_finished
 from peer_badges.mentor_evaluation import drain_outbox
-from peer_badges.outbox import parked_counts, retry_parked
+from peer_badges.outbox import QUEUES, parked_counts, retry_parked
 from peer_badges.reconcile import all_org_ids, reconcile_org
 from peer_badges.settings import get_settings
 
@@ -37,7 +39,11 @@ def run(event: dict[str, Any], metrics: Metrics) -> dict[str, Any]:
         return reconcile(job, metrics)
     if job.action == "retry_parked":
         return retry(job)
-    raise ValueError(f"unknown action {job.action!r}; expected 'drain', 'reconcile' or 'retry_parked'")
+    if job.action == "housekeeping":
+        return housekeeping(metrics)
+    raise ValueError(
+        f"unknown action {job.action!r}; expected 'drain', 'reconcile', 'retry_parked' or 'housekeeping'"
+    )
 
 
 def drain(job: Job, metrics: Metrics) -> dict[str, Any]:
@@ -51,6 +57,7 @@ def drain(job: Job, metrics: Metrics) -> dict[str, Any]:
     )
     published = publish_pending(db, events_client(), get_settings().event_bus_name)
     parked = parked_counts(db)
+    health = outbox_health(db)
     metrics.add_metric(name="MentorsEvaluated", unit=MetricUnit.Count, value=report.mentors)
     metrics.add_metric(name="BadgesAwarded", unit=MetricUnit.Count, value=len(report.awarded))
     metrics.add_metric(name="EvaluationRetries", unit=MetricUnit.Count, value=report.retried)
@@ -58,6 +65,16 @@ def drain(job: Job, metrics: Metrics) -> dict[str, Any]:
     metrics.add_metric(name="OutboxLag", unit=MetricUnit.Seconds, value=report.max_lag_s)
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=published.sent)
     metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=published.failed)
+    # Gauges for the alarms: what is still waiting after this drain, and for how long.
+    metrics.add_metric(
+        name="EvaluationOutboxOldestPendingAge",
+        unit=MetricUnit.Seconds,
+        value=health.evaluation_oldest_pending_s,
+    )
+    metrics.add_metric(
+        name="EventOutboxOldestPendingAge", unit=MetricUnit.Seconds, value=health.event_oldest_pending_s
+    )
+    metrics.add_metric(name="EventsRetrying", unit=MetricUnit.Count, value=health.events_retrying)
     summary = {
         "action": "drain",
         "source": job.source,
@@ -68,19 +85,22 @@ def drain(job: Job, metrics: Metrics) -> dict[str, Any]:
         "parked_now": report.parked,
         "parked_total": parked["evaluation"],
         "events_parked_total": parked["event"],
+        "definition_backfills_parked_total": parked["definition_backfill"],
         "awarded": len(report.awarded),
         "events_sent": published.sent,
         "events_failed": published.failed,
         "max_lag_s": round(report.max_lag_s, 3),
+        "oldest_pending_s": round(health.evaluation_oldest_pending_s, 3),
+        "oldest_unpublished_s": round(health.event_oldest_pending_s, 3),
     }
     logger.info("drain finished", extra=summary)
     return summary
 
 
 def retry(job: Job) -> dict[str, Any]:
-    """Parked rows of both outboxes (of the given organisations, or all) get a fresh set of attempts."""
+    """Parked rows of every queue (of the given organisations, or all) get a fresh set of attempts."""
     db = get_database()
-    totals = {"evaluation": 0, "event": 0}
+    totals = dict.fromkeys(QUEUES, 0)
     for org_id in job.org_ids or [None]:
         for queue, count in retry_parked(db, UUID(org_id) if org_id else None).items():
             totals[queue] += count
@@ -88,8 +108,27 @@ def retry(job: Job) -> dict[str, Any]:
         "action": "retry_parked",
         "evaluation_rows": totals["evaluation"],
         "event_rows": totals["event"],
+        "definition_backfill_rows": totals["definition_backfill"],
     }
     logger.info("parked outbox rows retried", extra=summary)
+    return summary
+
+
+def housekeeping(metrics: Metrics) -> dict[str, Any]:
+    db = get_database()
+    requeued = enqueue_due_evaluations(db)
+    purged = purge_finished(db, timedelta(days=get_settings().outbox_retention_days))
+    metrics.add_metric(name="FutureActivitiesRequeued", unit=MetricUnit.Count, value=requeued)
+    metrics.add_metric(
+        name="OutboxRowsPurged", unit=MetricUnit.Count, value=purged.evaluation_rows + purged.event_rows
+    )
+    summary = {
+        "action": "housekeeping",
+        "requeued_mentors": requeued,
+        "purged_evaluation_rows": purged.evaluation_rows,
+        "purged_event_rows": purged.event_rows,
+    }
+    logger.info("housekeeping finished", extra=summary)
     return summary
 
 

@@ -15,7 +15,12 @@ from pydantic import BaseModel
 
 from peer_badges import payouts, stats
 from peer_badges.api import cacheable_response, caller_id, documented_responses, request_time
-from peer_badges.auth import require_mentor_reader, require_overview_reader
+from peer_badges.auth import (
+    require_mentor_reader,
+    require_mentors_in_scope,
+    require_overview_reader,
+    require_reader_of,
+)
 from peer_badges.db import get_database
 from peer_badges.definitions_cache import cached_org_definitions
 from peer_badges.models import MilestoneStatus, Page, PeerMentorStats
@@ -54,7 +59,8 @@ def _cacheable(model: type[BaseModel], *errors: int) -> dict[int, Any]:
 @router.get(MENTOR + "/stats", responses=_cacheable(PeerMentorStats, 400, 401, 403, 404))
 def get_mentor_stats(org_id: UUID, mentor_id: UUID, if_none_match: IfNoneMatch = None) -> Response[Any]:
     db = get_database()
-    result = stats.load_stats_for(
+    # Access and stats come in one round trip; nothing is used before the caller is authorised.
+    read = stats.read_mentor_stats(
         db,
         org_id,
         caller_id(router),
@@ -62,8 +68,8 @@ def get_mentor_stats(org_id: UUID, mentor_id: UUID, if_none_match: IfNoneMatch =
         request_time(router),
         lambda version: cached_org_definitions(db, org_id, version),
     )
-    # After load_stats_for authorised the caller: the honorar block gains the mentor's payouts.
-    return cacheable_response(payouts.with_payouts(db, result), if_none_match)
+    require_reader_of(read.access, mentor_id)
+    return cacheable_response(payouts.with_payouts(db, read.stats()), if_none_match)
 
 
 @router.get(MENTOR + "/milestones", responses=_cacheable(MilestoneStatus, 400, 401, 403, 404))
@@ -85,7 +91,7 @@ def list_mentor_stats(
     if_none_match: IfNoneMatch = None,
 ) -> Response[Any]:
     db = get_database()
-    access = require_overview_reader(db, org_id, caller_id(router))
+    access = require_mentors_in_scope(db, require_overview_reader(db, org_id, caller_id(router)), mentor_id)
     definitions = cached_org_definitions(db, org_id)
     page = stats.list_stats(db, org_id, access, mentor_id, cursor, limit, request_time(router), definitions)
     return cacheable_response(page, if_none_match)

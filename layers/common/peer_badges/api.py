@@ -273,7 +273,13 @@ def documented_responses(
     successes are listed too; one without a model gets the route's return annotation as its schema."""
     documented: dict[int, OpenAPIResponse] = {}
     for status, described in success.items():
-        if isinstance(described, tuple):
+        if isinstance(described, tuple) and isinstance(described[1], str):
+            text, media_type = described  # a non-JSON body, e.g. ("CSV ...", "text/csv")
+            documented[status] = {
+                "description": text,
+                "content": {media_type: {"schema": {"type": "string"}}},
+            }
+        elif isinstance(described, tuple):
             text, model = described
             documented[status] = {"description": text, "content": {"application/json": {"model": model}}}
         else:
@@ -284,6 +290,11 @@ def documented_responses(
             "content": {"application/json": {"model": ErrorResponse}},
         }
     return documented
+
+
+def text_reply(body: str, content_type: str, headers: dict[str, str] | None = None) -> Response:
+    """A 200 with a body that is not JSON (e.g. a CSV export)."""
+    return Response(200, content_type, body, headers or {})
 
 
 def reply(model: BaseModel | None, status: int = 200, headers: dict[str, str] | None = None) -> Response:

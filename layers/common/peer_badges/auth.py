@@ -20,6 +20,8 @@ NOT_A_MEMBER = "You are not a member of this organisation. Ask an organisation a
 
 
 class Queryable(Protocol):
+    def query(self, sql: str, **params: object) -> list[dict[str, object]]: ...
+
     def query_one(self, sql: str, **params: object) -> dict[str, object] | None: ...
 
 
@@ -97,6 +99,11 @@ def access_from_row(org_id: UUID, user_id: UUID, roles: object, assigned: object
     )
 
 
+def require_reader_of(access: Access, mentor_id: UUID) -> Access:
+    """``require_mentor_reader`` for access already read with the data (one round trip)."""
+    return check_mentor_reader(access, mentor_id)
+
+
 def check_mentor_reader(access: Access, mentor_id: UUID) -> Access:
     if not access.is_member:
         raise Forbidden(NOT_A_MEMBER)
@@ -141,3 +148,37 @@ def require_payout_reader(db: Queryable, org_id: UUID, user_id: UUID, mentor_id:
     if access.is_coordinator:
         raise Forbidden("Coordinators can only see payouts of mentors assigned to them.")
     raise Forbidden("Mentors can only see their own payouts.")
+
+
+_OUT_OF_SCOPE_SQL = """
+SELECT r.id FROM unnest(CAST(:mentor_ids AS uuid[])) AS r(id)
+WHERE NOT CASE WHEN :is_admin
+               THEN EXISTS (SELECT 1 FROM org_members AS om WHERE om.org_id = :org_id AND om.user_id = r.id)
+               ELSE EXISTS (SELECT 1 FROM coordinator_assignments AS ca
+                            WHERE ca.org_id = :org_id AND ca.coordinator_id = :caller AND ca.peer_mentor_id = r.id)
+          END
+ORDER BY r.id
+"""
+
+
+def require_mentors_in_scope(db: Queryable, access: Access, mentor_ids: list[UUID] | None) -> Access:
+    """Mentors named explicitly must all be in the caller's scope: refused (403, naming them), never
+    silently dropped. Admins: members of the org; coordinators: mentors assigned to them."""
+    if not mentor_ids:
+        return access
+    rows = db.query(
+        _OUT_OF_SCOPE_SQL,
+        mentor_ids=sorted(set(mentor_ids)),
+        is_admin=access.is_admin,
+        org_id=access.org_id,
+        caller=access.user_id,
+    )
+    if not rows:
+        return access
+    named = ", ".join(str(row["id"]) for row in rows)
+    if access.is_admin:
+        raise Forbidden(f"These mentor ids are not members of this organisation: {named}.")
+    raise Forbidden(
+        f"You can only see mentors assigned to you; not assigned to you: {named}. "
+        "Ask an organisation admin to assign them, or leave them out."
+    )

@@ -27,6 +27,8 @@ class Settings(BaseModel):
 
     event_bus_name: str = "peer-badges"
     definitions_cache_ttl_s: float = Field(default=300.0, ge=0)
+    # Finished outbox rows (evaluations done, events published) are deleted after this many days.
+    outbox_retention_days: int = Field(default=14, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _one_database_source(self) -> Settings:

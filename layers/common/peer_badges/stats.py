@@ -29,14 +29,15 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from peer_badges.auth import ACCESS_COLUMNS, Access, access_from_row, check_mentor_reader
+from peer_badges.auth import ACCESS_COLUMNS, Access, access_from_row
 from peer_badges.db import Json, Queryable, Row
 from peer_badges.definitions_cache import VERSION_COLUMN
-from peer_badges.errors import BadRequest, Forbidden, NotFound
+from peer_badges.errors import BadRequest, NotFound
 from peer_badges.evaluation import (
     CountFact,
     CountRequest,
@@ -83,7 +84,7 @@ SELECT * FROM mentor_stats_read(:org_id, ARRAY[CAST(:mentor_id AS uuid)], CAST(:
 
 # What GET …/stats needs in one round trip: the caller's access, the definitions version for the
 # cache check, and the mentor's stats row (read alongside; discarded unless access allows it).
-_AUTHORISED_STATS_ONE = f"""
+_STATS_WITH_ACCESS = f"""
 SELECT {ACCESS_COLUMNS.strip()},
        {VERSION_COLUMN} AS definitions_version,
        s.*
@@ -120,16 +121,6 @@ _STATS_LISTED = _PAGE.format(
     mentors=f"""SELECT r.id FROM unnest(CAST(:mentor_ids AS uuid[])) AS r(id)
                 WHERE {_AFTER.format(column="r.id")} ORDER BY 1 LIMIT :fetch"""
 )
-
-_OUT_OF_SCOPE_SQL = """
-SELECT r.id FROM unnest(CAST(:mentor_ids AS uuid[])) AS r(id)
-WHERE NOT CASE WHEN :is_admin
-               THEN EXISTS (SELECT 1 FROM org_members AS om WHERE om.org_id = :org_id AND om.user_id = r.id)
-               ELSE EXISTS (SELECT 1 FROM coordinator_assignments AS ca
-                            WHERE ca.org_id = :org_id AND ca.coordinator_id = :caller AND ca.peer_mentor_id = r.id)
-          END
-ORDER BY r.id
-"""
 
 _PRELUDE_SQL = """
 SELECT o.timezone,
@@ -274,26 +265,47 @@ def load_stats(
     return _stats(row, org_id, definitions)
 
 
-def load_stats_for(
+@dataclass(frozen=True)
+class MentorStatsRead:
+    """A caller's access and a mentor's stats row, read together in one statement; nothing decided.
+
+    The route authorises with ``access`` (``auth.require_reader_of``) before it asks for ``stats()``."""
+
+    access: Access
+    row: Row
+    org_id: UUID
+    mentor_id: UUID
+    definitions: Callable[[int], Iterable[BadgeDefinition]]
+
+    def stats(self) -> PeerMentorStats:
+        """The stats; 404 for someone neither a member nor with recorded data."""
+        if self.row["peer_mentor_id"] is None or _is_unknown(self.row):
+            raise _not_found(self.mentor_id)
+        return _stats(self.row, self.org_id, self.definitions(int(self.row["definitions_version"])))
+
+
+def read_mentor_stats(
     db: Queryable,
     org_id: UUID,
     caller: UUID,
     mentor_id: UUID,
     today: Today,
     definitions: Callable[[int], Iterable[BadgeDefinition]],
-) -> PeerMentorStats:
-    """`load_stats` for a caller, authorised and cache-checked in the same single statement.
-
-    ``definitions(version)`` returns the org's definitions given the version read here
+) -> MentorStatsRead:
+    """The caller's access, the definitions version for the cache check and the mentor's stats row, in
+    one round trip. ``definitions(version)`` returns the org's definitions given the version read here
     (e.g. ``lambda v: cached_org_definitions(db, org_id, v)``)."""
     row = db.query_one(
-        _AUTHORISED_STATS_ONE, org_id=org_id, user_id=caller, mentor_id=mentor_id, **_clock(today)
+        _STATS_WITH_ACCESS, org_id=org_id, user_id=caller, mentor_id=mentor_id, **_clock(today)
     )
-    assert row is not None
-    check_mentor_reader(access_from_row(org_id, caller, row["roles"], row["assigned"]), mentor_id)
-    if row["peer_mentor_id"] is None or _is_unknown(row):
-        raise _not_found(mentor_id)
-    return _stats(row, org_id, definitions(int(row["definitions_version"])))
+    assert row is not None  # SELECT ... FROM (SELECT 1) always returns a row
+    return MentorStatsRead(
+        access=access_from_row(org_id, caller, row["roles"], row["assigned"]),
+        row=row,
+        org_id=org_id,
+        mentor_id=mentor_id,
+        definitions=definitions,
+    )
 
 
 def list_stats(
@@ -307,12 +319,10 @@ def list_stats(
     definitions: Iterable[BadgeDefinition] | None,
 ) -> Page[PeerMentorStats]:
     """The coordinator overview: admins see every peer mentor of the org, coordinators their assigned
-    mentors. Explicit ``mentor_ids`` outside that scope are refused (403 naming them), never dropped.
-    Keyset pagination by mentor id with an opaque cursor."""
+    mentors (``visible_to``, from ``require_overview_reader``). Explicit ``mentor_ids`` must have been
+    checked by the caller (``require_mentors_in_scope``). Keyset pagination by mentor id."""
     if visible_to.org_id != org_id:
         raise ValueError("access was loaded for another organisation")
-    if not (visible_to.is_admin or visible_to.is_coordinator):
-        raise Forbidden("Only coordinators and organisation admins can see other mentors' statistics.")
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise BadRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}; got {limit}.")
     after = decode_cursor(cursor) if cursor else None
@@ -329,7 +339,6 @@ def list_stats(
             raise BadRequest(
                 f"Ask for at most {MAX_PAGE_SIZE} mentor_id values at a time; got {len(requested)}."
             )
-        _require_in_scope(db, org_id, visible_to, requested)
         sql = _STATS_LISTED
         params["mentor_ids"] = requested
     elif visible_to.is_admin:
@@ -342,25 +351,6 @@ def list_stats(
     next_cursor = encode_cursor(page[-1]["peer_mentor_id"]) if len(rows) > limit else None
     return Page[PeerMentorStats](
         items=tuple(_stats(row, org_id, definitions) for row in page), next_cursor=next_cursor
-    )
-
-
-def _require_in_scope(db: Queryable, org_id: UUID, visible_to: Access, mentor_ids: list[UUID]) -> None:
-    rows = db.query(
-        _OUT_OF_SCOPE_SQL,
-        mentor_ids=mentor_ids,
-        is_admin=visible_to.is_admin,
-        org_id=org_id,
-        caller=visible_to.user_id,
-    )
-    if not rows:
-        return
-    named = ", ".join(str(row["id"]) for row in rows)
-    if visible_to.is_admin:
-        raise Forbidden(f"These mentor ids are not members of this organisation: {named}.")
-    raise Forbidden(
-        f"You can only see mentors assigned to you; not assigned to you: {named}. "
-        "Ask an organisation admin to assign them, or leave them out."
     )
 
 
