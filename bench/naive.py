@@ -136,7 +136,7 @@ def _streak_reached(activities: list[tuple[str, date]], criteria: StreakCriteria
 def naive_evaluate_mentor(
     tx: Transaction, org_id: UUID, mentor_id: UUID, *, today: date
 ) -> list[EarnedBadge]:
-    """The naive counterpart of `peer_badges.evaluator.evaluate_mentor`: same inputs, same awards."""
+    """The naive counterpart of `peer_badges.mentor_evaluation.evaluate_mentor`: same inputs, same awards."""
     live = [d for d in cached_org_definitions(tx, org_id) if d.live]
     if not live:
         return []

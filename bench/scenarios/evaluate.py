@@ -2,7 +2,7 @@
 
 Each iteration is one transaction on the container's connection: insert an activity dated today
 (the stats triggers run), evaluate the mentor, roll back, so every iteration sees the same state.
-Only the evaluation is timed. Ours is `peer_badges.evaluator.evaluate_mentor` (what the outbox drain
+Only the evaluation is timed. Ours is `peer_badges.mentor_evaluation.evaluate_mentor` (what the outbox drain
 runs); the baseline is bench.naive, which recomputes every fact from the raw activities. Before
 timing, both must find the same awards with the same earned_at for a mentor with nothing earned.
 """

@@ -22,7 +22,7 @@ from bench.timing import Sample
 from localdev.invocations import InvocationListener, dispatcher
 from localdev.lambda_runtime import Invoker
 from localdev.scheduler import DrainLoop, drain_schedule
-from peer_badges.definitions import definitions_cache
+from peer_badges.definitions_cache import definitions_cache
 from peer_badges.events import set_events_client
 
 POLL_INTERVAL_S = 0.5  # the local schedule before the trigger

@@ -16,8 +16,8 @@ import pytest
 
 from localdev.pg import admin_connection
 from peer_badges.db import Database, Json
-from peer_badges.definitions import definitions_cache
-from peer_badges.evaluator import drain_outbox
+from peer_badges.definitions_cache import definitions_cache
+from peer_badges.mentor_evaluation import drain_outbox
 from peer_badges.migrations import migrate
 from tests.helpers import Org, add_activity, seed_org
 

@@ -11,9 +11,9 @@ import pytest
 
 from evaluate_badges.handler import lambda_handler
 from peer_badges.db import Database, Json
-from peer_badges.definitions import definitions_cache
-from peer_badges.evaluator import drain_outbox
+from peer_badges.definitions_cache import definitions_cache
 from peer_badges.housekeeping import enqueue_due_evaluations, outbox_health, purge_finished
+from peer_badges.mentor_evaluation import drain_outbox
 from tests.helpers import LambdaContext, Org, add_activity, seed_org
 
 SAMPLE = Path(__file__).resolve().parents[2] / "events" / "evaluate_badges" / "schedule-housekeeping.json"

@@ -15,7 +15,7 @@ from localdev.lambda_runtime import Invoker
 from localdev.pg import admin_connection
 from localdev.scheduler import DrainLoop, drain_schedule
 from peer_badges.db import Database, Json
-from peer_badges.definitions import definitions_cache
+from peer_badges.definitions_cache import definitions_cache
 from peer_badges.events import set_events_client
 from tests.helpers import add_activity, seed_org
 

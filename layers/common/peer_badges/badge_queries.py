@@ -29,13 +29,16 @@ class Crossing:
 
 _QUALIFYING_SQL = "SELECT c.peer_mentor_id, c.level, c.earned_at FROM {call} AS c ORDER BY 1, 2"
 
-# Met, never awarded (revoked awards count as awarded: no level is awarded twice). A mentor with a
-# pending write-caused evaluation queued since the definition's backfill started is left to the drain,
-# which awards it live (SPEC 8.1: an award caused by a write is never silenced as a backfill).
+# Met, never awarded (revoked awards count as awarded: no level is awarded twice), by a current peer
+# mentor of the org (someone who left earns nothing new there; SPEC 8.5). A mentor with a pending
+# write-caused evaluation queued since the definition's backfill started is left to the drain, which
+# awards it live (SPEC 8.1: an award caused by a write is never silenced as a backfill).
 _MISSING_SQL = """
 SELECT c.peer_mentor_id, c.level, c.earned_at
   FROM {call} AS c
- WHERE NOT EXISTS (SELECT 1 FROM earned_badges AS e
+ WHERE EXISTS (SELECT 1 FROM org_members AS m
+                WHERE m.org_id = :org_id AND m.user_id = c.peer_mentor_id AND m.role = 'peer_mentor')
+   AND NOT EXISTS (SELECT 1 FROM earned_badges AS e
                     WHERE e.peer_mentor_id = c.peer_mentor_id AND e.badge_definition_id = :definition_id
                       AND e.level = c.level)
    AND NOT EXISTS (SELECT 1 FROM evaluation_outbox AS o

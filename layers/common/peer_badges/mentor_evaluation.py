@@ -33,6 +33,16 @@ SELECT badge_definition_id, level, earned_at, revoked_at IS NOT NULL AS revoked
  WHERE peer_mentor_id = :mentor_id AND org_id = :org_id
 """
 
+# Whether the mentor is a current peer mentor of the org, and what they have earned, in one round trip.
+_MEMBER_AND_EARNED_SQL = """
+SELECT EXISTS (SELECT 1 FROM org_members
+                WHERE org_id = :org_id AND user_id = :mentor_id AND role = 'peer_mentor') AS member,
+       (SELECT json_agg(json_build_object('badge_definition_id', e.badge_definition_id, 'level', e.level,
+                                          'earned_at', e.earned_at, 'revoked', e.revoked_at IS NOT NULL))
+          FROM earned_badges AS e
+         WHERE e.peer_mentor_id = :mentor_id AND e.org_id = :org_id) AS earned
+"""
+
 # Per definition with something due: is there a write-caused evaluation of this mentor pending
 # (claimed by this drain or still queued) since the definition's backfill started?
 _LIVE_SQL = """
@@ -72,6 +82,7 @@ def evaluate_mentor(
     correlation_id: str | None = None,
 ) -> list[EarnedBadge]:
     """Award every level the mentor has crossed and not yet been awarded; returns the new badges.
+    Only a current peer mentor of the org is awarded anything.
 
     ``backfill``: a backfill job (admin re-evaluation) is evaluating, so every award is quiet.
     Otherwise (the drain) each award is live or quiet by what queued the mentor (module docstring)."""
@@ -80,7 +91,10 @@ def evaluate_mentor(
     ]
     if not live:
         return []
-    earned = earned_levels(tx, org_id, mentor_id)
+    state = tx.query_one(_MEMBER_AND_EARNED_SQL, org_id=org_id, mentor_id=mentor_id)
+    if state is None or not state["member"]:
+        return []  # someone no longer a peer mentor here earns nothing new (what they earned stays)
+    earned = [EarnedLevel.model_validate(item) for item in state["earned"] or ()]
     # Only definitions with a level still to win cost anything: a veteran mentor who holds most
     # badges is evaluated as cheaply as a newcomer (facts are never fetched for finished ones).
     held = {(e.badge_definition_id, e.level) for e in earned}

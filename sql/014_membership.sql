@@ -1,0 +1,20 @@
+-- Membership decides who earns (SPEC 8.5): someone who is no longer a peer mentor of an organisation
+-- earns nothing new there (the evaluator and the set-based queries check org_members), and a mentor
+-- who joins or rejoins is evaluated again, quietly (nothing they did just now caused the award).
+CREATE FUNCTION org_members_queue_evaluation() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, backfill)
+    SELECT DISTINCT n.org_id, n.user_id, 'membership', true
+      FROM new_rows AS n
+     WHERE n.role = 'peer_mentor'
+     ORDER BY 1, 2;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER org_members_queue_evaluation
+    AFTER INSERT ON org_members REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION org_members_queue_evaluation();
+
+GRANT EXECUTE ON FUNCTION org_members_queue_evaluation() TO peer_badges_app;
