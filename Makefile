@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export AWS_DEFAULT_REGION ?= eu-north-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv sam-tools run test test-unit lint format bench soak build validate migrate openapi clean
+.PHONY: help venv sam-tools run test test-unit lint format bench soak build validate migrate openapi schema clean
 
 help:
 	@echo "make run       start the embedded PostgreSQL, migrate, load demo data, serve the local API"
@@ -51,6 +51,10 @@ format: venv
 
 migrate: venv
 	PYTHONPATH=layers/common $(PY) -m peer_badges.migrations --dir sql
+
+# sql/current/schema.sql: the schema after every migration, for reading (checked by the tests).
+schema: venv
+	PYTHONPATH=layers/common $(PY) -m localdev.schema --write
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

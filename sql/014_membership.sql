@@ -1,6 +1,7 @@
 -- Membership decides who earns (SPEC 8.5): someone who is no longer a peer mentor of an organisation
 -- earns nothing new there (the evaluator and the set-based queries check org_members), and a mentor
--- who joins or rejoins is evaluated again, quietly (nothing they did just now caused the award).
+-- who rejoins with history in the organisation is evaluated again, quietly (nothing they did just now
+-- caused the award). A newcomer without history has nothing to evaluate.
 CREATE FUNCTION org_members_queue_evaluation() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -8,6 +9,8 @@ BEGIN
     SELECT DISTINCT n.org_id, n.user_id, 'membership', true
       FROM new_rows AS n
      WHERE n.role = 'peer_mentor'
+       AND EXISTS (SELECT 1 FROM mentor_stats AS s
+                    WHERE s.org_id = n.org_id AND s.peer_mentor_id = n.user_id)
      ORDER BY 1, 2;
     RETURN NULL;
 END;

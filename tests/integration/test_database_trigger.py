@@ -147,11 +147,13 @@ def test_an_operator_retrying_parked_rows_invokes(
     db: Database, listener: Listener, writer: pg8000.native.Connection
 ) -> None:
     writer.run(
-        "INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, status) VALUES "
-        "(gen_random_uuid(), gen_random_uuid(), 'test', 'parked')"
+        "INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, status, parked_at) VALUES "
+        "(gen_random_uuid(), gen_random_uuid(), 'test', 'parked', now())"
     )
     assert listener.received() == []
-    writer.run("UPDATE evaluation_outbox SET status = 'pending', attempts = 0, available_at = now()")
+    writer.run(
+        "UPDATE evaluation_outbox SET status = 'pending', attempts = 0, available_at = now(), parked_at = NULL"
+    )
     assert len(listener.received()) == 1
 
 

@@ -146,10 +146,10 @@ def test_the_operator_retry_brings_back_both_kinds_of_parked_rows(db: Database) 
         publish_pending(db, ThrottledClient(), "bus")
         _make_due(db)
         db.query("UPDATE event_outbox SET available_at = now() WHERE status = 'pending'")
-    assert outbox.parked_counts(db, org.id) == {"evaluation": 1, "event": 1}
-    assert outbox.parked_counts(db) == {"evaluation": 2, "event": 1}
+    assert outbox.parked_counts(db, org.id) == {"evaluation": 1, "event": 1, "definition_backfill": 0}
+    assert outbox.parked_counts(db) == {"evaluation": 2, "event": 1, "definition_backfill": 0}
     # When the operator retries that org's parked rows
-    assert outbox.retry_parked(db, org.id) == {"evaluation": 1, "event": 1}
+    assert outbox.retry_parked(db, org.id) == {"evaluation": 1, "event": 1, "definition_backfill": 0}
     # Then both come back with a fresh set of attempts, due now, and complete
     rows = db.query(
         "SELECT status, attempts, parked_at FROM event_outbox"
@@ -164,8 +164,8 @@ def test_the_operator_retry_brings_back_both_kinds_of_parked_rows(db: Database) 
         "status": "done"
     }
     # And the other org's row stays parked until someone retries everything
-    assert outbox.parked_counts(db) == {"evaluation": 1, "event": 0}
-    assert outbox.retry_parked(db) == {"evaluation": 1, "event": 0}
+    assert outbox.parked_counts(db) == {"evaluation": 1, "event": 0, "definition_backfill": 0}
+    assert outbox.retry_parked(db) == {"evaluation": 1, "event": 0, "definition_backfill": 0}
 
 
 def test_an_unknown_queue_is_refused() -> None:

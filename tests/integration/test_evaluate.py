@@ -129,6 +129,11 @@ def test_two_parallel_drains_over_1000_outbox_rows_award_each_badge_once(
     define(db, org, "two", {"type": "threshold", "schema_version": 1, "threshold": 2})
     mentors = [uuid.uuid4() for _ in range(250)]
     db.query(
+        "INSERT INTO org_members (org_id, user_id, role) SELECT :org, m, 'peer_mentor' FROM unnest(CAST(:mentors AS uuid[])) m",
+        org=org.id,
+        mentors=mentors,
+    )
+    db.query(
         """INSERT INTO activities (org_id, peer_mentor_id, activity_type, activity_date)
            SELECT :org, m, 'visit', DATE '2026-10-01' + g FROM unnest(CAST(:mentors AS uuid[])) m, generate_series(1, 4) g""",
         org=org.id,

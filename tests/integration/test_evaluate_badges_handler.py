@@ -62,6 +62,7 @@ def org(db: Database) -> Org:
         o=org.id,
         c=Json({"type": "threshold", "schema_version": 1, "threshold": 1}),
     )
+    db.query("UPDATE definition_backfills SET status = 'done', processed_at = now()")  # long since run
     return org
 
 
@@ -105,7 +106,12 @@ def test_the_retry_parked_job_brings_the_orgs_parked_rows_back_and_the_next_drai
     # When an operator runs the retry job for the org
     retried = lambda_handler({"action": "retry_parked", "org_ids": [str(org.id)]}, LambdaContext())
     # Then the row is back, and the next drain awards live, as the activity deserved
-    assert retried == {"action": "retry_parked", "evaluation_rows": 1, "event_rows": 0}
+    assert retried == {
+        "action": "retry_parked",
+        "evaluation_rows": 1,
+        "event_rows": 0,
+        "definition_backfill_rows": 0,
+    }
     drained = lambda_handler(sample("schedule-drain.json"), LambdaContext())
     assert drained["awarded"] == 1 and drained["parked_total"] == 0
     assert [m["detail"]["backfill"] for m in subscriber()] == [False]

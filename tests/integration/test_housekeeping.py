@@ -110,8 +110,10 @@ def _finished_rows(db: Database, org: Org) -> None:
         ("pending", None),
     ]:
         db.query(
-            """INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, status, processed_at, created_at)
-               VALUES (:o, :m, 'test', :s, now() - CAST(:p AS interval), now() - interval '41 days')""",
+            """INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, status, processed_at, parked_at,
+                                               created_at)
+               VALUES (:o, :m, 'test', :s, CASE WHEN :s = 'done' THEN now() - CAST(:p AS interval) END,
+                       CASE WHEN :s = 'parked' THEN now() - CAST(:p AS interval) END, now() - interval '41 days')""",
             o=org.id,
             m=org.mentor,
             s=status,
@@ -128,8 +130,10 @@ def _finished_rows(db: Database, org: Org) -> None:
     assert badge is not None
     for detail_type, published in [("BadgeAwarded", "40 days"), ("HonorarMilestoneReached", None)]:
         db.query(
-            """INSERT INTO event_outbox (earned_badge_id, detail_type, detail, published_at, created_at, attempts)
-               VALUES (:b, :t, '{}', now() - CAST(:p AS interval), now() - interval '2 hours', 4)""",
+            """INSERT INTO event_outbox (earned_badge_id, detail_type, detail, status, published_at, created_at,
+                                          attempts)
+               VALUES (:b, :t, '{}', CASE WHEN CAST(:p AS interval) IS NULL THEN 'pending' ELSE 'done' END,
+                       now() - CAST(:p AS interval), now() - interval '2 hours', 4)""",
             b=badge["id"],
             t=detail_type,
             p=published,
@@ -143,7 +147,8 @@ def test_only_finished_rows_older_than_the_retention_are_purged(db: Database, or
 
     assert (report.evaluation_rows, report.event_rows) == (1, 1)
     left = db.query(
-        "SELECT status, processed_at > now() - interval '2 days' AS recent FROM evaluation_outbox ORDER BY id"
+        "SELECT status, coalesce(processed_at, parked_at) > now() - interval '2 days' AS recent"
+        " FROM evaluation_outbox ORDER BY id"
     )
     assert left == [
         {"status": "done", "recent": True},

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from localdev.scheduler import DrainLoop, drain_schedule
 from peer_badges.db import Database, Json
 from peer_badges.definitions_cache import definitions_cache
 from peer_badges.events import set_events_client
-from tests.helpers import add_activity, seed_org
+from tests.helpers import seed_org
 
 NEVER_S = 3600.0  # the safety-net schedule, out of the way: only the database's invocation can drain
 
@@ -60,7 +59,9 @@ def test_an_activity_commit_drains_through_the_database_trigger(
     db: Database, migrated_url: str, running: tuple[DrainLoop, InvocationListener]
 ) -> None:
     loop, listener = running
-    # Given a badge for a first activity
+    # Given a badge for a first activity, written before the listener ran (the drain loop shares the
+    # test's connection, so the test writes nothing while it may drain)
+    db.query("SELECT configure_lambda_invocation(:f, NULL, false)", f=drain_schedule().function_logical_id)
     definitions_cache.invalidate()
     org = seed_org(db)
     db.query(
@@ -69,8 +70,19 @@ def test_an_activity_commit_drains_through_the_database_trigger(
         o=org.id,
         c=Json({"type": "threshold", "schema_version": 1, "threshold": 1}),
     )
-    # When an activity is committed (the schedule will not fire for an hour)
-    add_activity(db, org.id, org.mentor, date(2026, 3, 2))
+    db.query("UPDATE definition_backfills SET status = 'done', processed_at = now()")  # long since run
+    db.query("SELECT configure_lambda_invocation(:f, NULL, true)", f=drain_schedule().function_logical_id)
+    # When an activity is committed (the schedule will not fire for an hour) by the app's own connection
+    writer = admin_connection(migrated_url)
+    try:
+        writer.run(
+            "INSERT INTO activities (org_id, peer_mentor_id, activity_type, activity_date)"
+            " VALUES (:o, :m, 'visit', '2026-03-02')",
+            o=org.id,
+            m=org.mentor,
+        )
+    finally:
+        writer.close()
     # Then the database's invocation reaches the listener, which wakes the drain, which awards
     reader = admin_connection(migrated_url)
     try:

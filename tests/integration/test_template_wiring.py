@@ -229,11 +229,14 @@ def _reachable_sources(package_dir: Path) -> list[Path]:
         seen.add(path)
         for node in ast.walk(ast.parse(path.read_text())):
             names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            if isinstance(node, ast.ImportFrom) and node.module:  # `from peer_badges import payouts`
+                names += [f"{node.module}.{alias.name}" for alias in node.names]
             names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
             for name in names:
                 if name.startswith("peer_badges"):
-                    candidate = layer / (name.replace(".", "/") + ".py")
-                    pending += [candidate] if candidate.exists() else []
+                    module = layer / name.replace(".", "/")
+                    for candidate in (module.with_suffix(".py"), module / "__init__.py"):
+                        pending += [candidate] if candidate.exists() else []
     return sorted(seen)
 
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from peer_badges import payouts
+from peer_badges import payout_actions, payouts
 from peer_badges.api import caller_id, documented_responses, reply, request_id, text_reply
 from peer_badges.auth import require_admin, require_payout_reader
 from peer_badges.db import get_database
@@ -91,7 +91,7 @@ def approve_payout(org_id: UUID, payout_id: UUID) -> Response[HonorarPayout]:
     db = get_database()
     caller = caller_id(router)
     require_admin(db, org_id, caller, MANAGE)
-    payout = payouts.transition_and_announce(
+    payout = payout_actions.transition_and_announce(
         db, org_id, payout_id, "approve", caller, correlation_id=request_id(router)
     )
     return reply(payout)
@@ -102,7 +102,7 @@ def mark_payout_paid(org_id: UUID, payout_id: UUID, body: PaidRequest) -> Respon
     db = get_database()
     caller = caller_id(router)
     require_admin(db, org_id, caller, MANAGE)
-    payout = payouts.transition_and_announce(
+    payout = payout_actions.transition_and_announce(
         db, org_id, payout_id, "pay", caller, reference=body.reference, correlation_id=request_id(router)
     )
     return reply(payout)
@@ -113,7 +113,7 @@ def cancel_payout(org_id: UUID, payout_id: UUID, body: CancelRequest) -> Respons
     db = get_database()
     caller = caller_id(router)
     require_admin(db, org_id, caller, MANAGE)
-    payout = payouts.transition_and_announce(
+    payout = payout_actions.transition_and_announce(
         db, org_id, payout_id, "cancel", caller, reason=body.reason, correlation_id=request_id(router)
     )
     return reply(payout)

@@ -23,7 +23,6 @@ from uuid import UUID
 from peer_badges.auth import Access
 from peer_badges.db import Database, Transaction
 from peer_badges.errors import BadRequest, Conflict, NotFound, Unprocessable
-from peer_badges.events import publish_new_awards
 from peer_badges.models import (
     HonorarPayout,
     OrgSettings,
@@ -267,34 +266,6 @@ def transition(
             reason=reason,
             correlation_id=correlation_id,
         )
-
-
-def transition_and_announce(
-    db: Database,
-    org_id: UUID,
-    payout_id: UUID,
-    action: Action,
-    actor: UUID,
-    *,
-    reference: str | None = None,
-    reason: str | None = None,
-    correlation_id: str | None = None,
-) -> HonorarPayout:
-    """`transition`, then (for a new approval or payment) its event published right after the commit;
-    if that fails the outbox drain sends it."""
-    outcome = transition(
-        db,
-        org_id,
-        payout_id,
-        action,
-        actor,
-        reference=reference,
-        reason=reason,
-        correlation_id=correlation_id,
-    )
-    if outcome.changed and action in ("approve", "pay"):
-        publish_new_awards(db, [outcome.payout.earned_badge_id])
-    return outcome.payout
 
 
 def transition_in(
