@@ -96,6 +96,7 @@ class World:
     earned_badge: uuid.UUID  # the mentor's badge under `earned_under`
     earned_under: uuid.UUID
     other_definition: uuid.UUID  # B's own definition
+    status_list: int  # the list holding the earned badge's revocation bit
 
 
 # route name -> (method, path template, body, expected status per caller)
@@ -160,7 +161,23 @@ ROUTES: dict[str, tuple[str, str, Any, dict[str, int]]] = {
     "validate": ("POST", "/orgs/{org}/badge-definitions/validate", THRESHOLD_1, admins_only(200)),
     "preview": ("POST", "/orgs/{org}/badge-definitions/preview", {"criteria": THRESHOLD_1}, admins_only(200)),
     "evaluations": ("POST", "/orgs/{org}/evaluations", {"dry_run": True}, admins_only(200)),
+    "badge credential": (
+        "GET",
+        "/orgs/{org}/mentors/{mentor}/badges/{earned_badge}/credential",
+        None,
+        {**admins_only(200), "mentor self": 200},
+    ),
+    # What a verifier fetches: no authorizer, so every caller, with a token or without, gets it.
+    "issuer profile": ("GET", "/orgs/{org}/issuer", None, dict.fromkeys(CALLERS, 200)),
+    "achievement": (
+        "GET",
+        "/orgs/{org}/badge-definitions/{manual}/achievement",
+        None,
+        dict.fromkeys(CALLERS, 200),
+    ),
+    "status list": ("GET", "/orgs/{org}/credential-status/{status_list}", None, dict.fromkeys(CALLERS, 200)),
 }
+PUBLIC = {"issuer profile", "achievement", "status list"}
 
 
 class NullBus:
@@ -176,7 +193,7 @@ def authority() -> TokenAuthority:
 
 
 @pytest.fixture
-def client(shared_db: Database, authority: TokenAuthority) -> Iterator[TestClient]:
+def client(shared_db: Database, authority: TokenAuthority, credential_settings: object) -> Iterator[TestClient]:
     set_events_client(NullBus())
     api = LocalApi(routes(), authority, Invoker(), lambda: {"openapi": "3.1.0", "paths": {}})
     with TestClient(api.app()) as test_client:
@@ -219,14 +236,20 @@ def world(shared_db: Database) -> World:
     for members_org in (org, other):
         add_activity(db, members_org.id, members_org.mentor, date(2025, 3, 3))
     earned_under = _definition(db, org.id, "first-activity", THRESHOLD_1)
+    earned_badge = _earned(db, org, earned_under)
+    entry = db.query_one(
+        "SELECT list_id FROM credential_status_entries WHERE earned_badge_id = :id", id=earned_badge
+    )
+    assert entry is not None
     return World(
         org=org,
         other=other,
         manual=_definition(db, org.id, "helping-hand", MANUAL),
         spare=_definition(db, org.id, "spare", MANUAL),
-        earned_badge=_earned(db, org, earned_under),
+        earned_badge=earned_badge,
         earned_under=earned_under,
         other_definition=_definition(db, other.id, "hlf-helper", MANUAL),
+        status_list=entry["list_id"],
     )
 
 
@@ -269,6 +292,7 @@ def ids_of(world: World, **overrides: Any) -> dict[str, Any]:
         "manual": world.manual,
         "spare": world.spare,
         "earned_badge": world.earned_badge,
+        "status_list": world.status_list,
         **overrides,
     }
 
@@ -307,7 +331,7 @@ def test_each_caller_gets_the_status_their_token_and_role_allow(
 ) -> None:
     # Given a route, and callers from no token to an admin of another org
     method, template, body, allowed = ROUTES[route]
-    expected = {**TOKEN_REFUSED, **allowed}
+    expected = allowed if route in PUBLIC else {**TOKEN_REFUSED, **allowed}
     path, payload = fill(template, ids_of(world)), fill(body, ids_of(world))
 
     # When each calls it in turn
@@ -315,7 +339,7 @@ def test_each_caller_gets_the_status_their_token_and_role_allow(
     for who in CALLERS:
         response = call(client, method, path, payload, token_for(authority, world, who))
         got[who] = response.status_code
-        if who in TOKEN_REFUSED:
+        if who in TOKEN_REFUSED and route not in PUBLIC:
             # Then a refused token never reaches a function: API Gateway's own 401 body
             assert response.json() == {"message": "Unauthorized"}, who
         elif response.status_code == 403:
@@ -397,6 +421,13 @@ CROSS_ORG = {
     "archive A's definition": ("POST", "/orgs/{b_org}/badge-definitions/{spare}/archive", None),
     "unarchive A's definition": ("POST", "/orgs/{b_org}/badge-definitions/{spare}/unarchive", None),
     "evaluate A's mentor": ("POST", "/orgs/{b_org}/evaluations", {"mentor_ids": ["{mentor}"]}),
+    "A's badge credential": ("GET", "/orgs/{b_org}/mentors/{mentor}/badges/{earned_badge}/credential", None),
+    "A's badge credential via B's mentor": (
+        "GET",
+        "/orgs/{b_org}/mentors/{b_mentor}/badges/{earned_badge}/credential",
+        None,
+    ),
+    "A's definition as B's achievement": ("GET", "/orgs/{b_org}/badge-definitions/{manual}/achievement", None),
 }
 
 

@@ -125,3 +125,11 @@ def require_overview_reader(db: Queryable, org_id: UUID, user_id: UUID) -> Acces
     if not (access.is_admin or access.is_coordinator):
         raise Forbidden("Only coordinators and organisation admins can see other mentors' statistics.")
     return access
+
+
+def require_self_or_admin(db: Queryable, org_id: UUID, user_id: UUID, mentor_id: UUID, what: str) -> Access:
+    """The mentor themself or an org admin (e.g. a mentor's portable credentials; not coordinators)."""
+    access = require_member(db, org_id, user_id)
+    if access.user_id == mentor_id or access.is_admin:
+        return access
+    raise Forbidden(f"Only the mentor themself and organisation admins can get {what}.")

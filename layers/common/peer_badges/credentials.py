@@ -18,6 +18,7 @@ import base64
 import gzip
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -75,19 +76,26 @@ class Issuing:
     icon_url_template: str | None = None
 
 
+_BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+_ICON_TEMPLATE = re.compile(r"^https://\S*\{icon\}\S*$")
+
+
 def issuing(settings: Settings) -> Issuing:
     """What signing needs, or a 503 saying what to configure (never a half-signed document)."""
-    if not settings.public_base_url:
+    base = (settings.public_base_url or "").rstrip("/")
+    if not _BASE_URL.match(base):
         raise CredentialsNotConfigured(
             "Open Badges credentials are not configured: set PUBLIC_BASE_URL to the API's public "
-            "https address (e.g. https://badges.example.org), which issuer, achievement and status "
-            "list URLs are built from."
+            "https address (e.g. https://badges.example.org, no query or fragment), which issuer, "
+            "achievement and status list URLs are built from."
         )
-    return Issuing(
-        urls=Urls(settings.public_base_url),
-        keyring=load_keyring(settings),
-        icon_url_template=settings.credential_icon_url_template,
-    )
+    template = settings.credential_icon_url_template
+    if template and not _ICON_TEMPLATE.match(template):
+        raise CredentialsNotConfigured(
+            "CREDENTIAL_ICON_URL_TEMPLATE must be an https URL containing {icon}, "
+            "e.g. https://cdn.example.org/icons/{icon}.svg."
+        )
+    return Issuing(urls=Urls(base), keyring=load_keyring(settings), icon_url_template=template)
 
 
 # ------------------------------------------------------------------------------------ pure builders
@@ -172,7 +180,7 @@ def unsigned_credential(issuing: Issuing, badge: Mapping[str, Any]) -> dict[str,
         "@context": CREDENTIAL_CONTEXT,
         "id": f"urn:uuid:{badge['id']}",
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
-        "name": f"{badge['name']} – {level}" if level else badge["name"],
+        "name": f"{badge['name']}: {level}" if level else badge["name"],
         "issuer": issuer_ref(issuing.urls, org_id, badge["org_name"]),
         "validFrom": _midnight(badge["earned_at"], badge["timezone"]),
         "awardedDate": _timestamp(badge["awarded_at"]),
@@ -296,11 +304,16 @@ def issuer_document(db: Queryable, issuing: Issuing, org_id: UUID) -> dict[str, 
     return issuer_profile(issuing.urls, issuing.keyring, org_id, org["name"])
 
 
-def achievement_document(db: Queryable, issuing: Issuing, org_id: UUID, definition_id: UUID) -> dict[str, Any]:
+def achievement_document(
+    db: Queryable, issuing: Issuing, org_id: UUID, definition_id: UUID
+) -> dict[str, Any]:
     definition = db.query_one(_DEFINITION_SQL, org_id=org_id, definition_id=definition_id)
     if definition is None:
         raise NotFound("No such badge definition in this organisation.")
-    return {"@context": CREDENTIAL_CONTEXT, **achievement(issuing, org_id, definition, definition["criteria"])}
+    return {
+        "@context": CREDENTIAL_CONTEXT,
+        **achievement(issuing, org_id, definition, definition["criteria"]),
+    }
 
 
 def status_list_document(db: Queryable, issuing: Issuing, org_id: UUID, list_id: int) -> dict[str, Any]:

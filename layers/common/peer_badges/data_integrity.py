@@ -151,7 +151,9 @@ def canonicalize(document: dict[str, Any], loader: FrozenDocumentLoader | None =
     return canonical
 
 
-def _hash_data(unsecured: dict[str, Any], options: dict[str, Any], loader: FrozenDocumentLoader | None) -> bytes:
+def _hash_data(
+    unsecured: dict[str, Any], options: dict[str, Any], loader: FrozenDocumentLoader | None
+) -> bytes:
     proof_config = {**options, "@context": unsecured["@context"]}
     return (
         hashlib.sha256(canonicalize(proof_config, loader).encode()).digest()
@@ -159,7 +161,9 @@ def _hash_data(unsecured: dict[str, Any], options: dict[str, Any], loader: Froze
     )
 
 
-def proof_options(verification_method: str, created: str, proof_purpose: str = "assertionMethod") -> dict[str, Any]:
+def proof_options(
+    verification_method: str, created: str, proof_purpose: str = "assertionMethod"
+) -> dict[str, Any]:
     return {
         "type": PROOF_TYPE,
         "cryptosuite": CRYPTOSUITE,
@@ -187,7 +191,11 @@ def verify(
 ) -> bool:
     """True when the proof is a valid eddsa-rdfc-2022 signature by `public_key` over the document."""
     proof = secured.get("proof")
-    if not isinstance(proof, dict) or proof.get("cryptosuite") != CRYPTOSUITE or proof.get("type") != PROOF_TYPE:
+    if (
+        not isinstance(proof, dict)
+        or proof.get("cryptosuite") != CRYPTOSUITE
+        or proof.get("type") != PROOF_TYPE
+    ):
         return False
     options = {name: value for name, value in proof.items() if name != "proofValue"}
     unsecured = {name: value for name, value in secured.items() if name != "proof"}

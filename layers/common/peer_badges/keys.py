@@ -14,7 +14,6 @@ retired (its credentials then fail verification, as they should).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import sys

@@ -45,8 +45,10 @@ def _window(criteria: Mapping[str, Any]) -> str:
     return ""
 
 
-def _ladder(criteria: Mapping[str, Any], steps: list[tuple[str | None, int]]) -> str:
-    parts = [f"{name} at {_amount(criteria, value)}" if name else _amount(criteria, value) for name, value in steps]
+def _ladder(criteria: Mapping[str, Any], steps: Sequence[tuple[str | None, int]]) -> str:
+    parts = [
+        f"{name} at {_amount(criteria, value)}" if name else _amount(criteria, value) for name, value in steps
+    ]
     return _joined(parts)
 
 

@@ -30,12 +30,13 @@ class Settings(BaseModel):
 
     # Open Badges credentials (SPEC 8.6): the public https origin (plus optional path prefix) that
     # issuer, achievement and status list URLs are built from, and where the signing keys live.
-    public_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+[^/\s?#]$")
+    # Checked where it is used (peer_badges.credentials): a bad value disables credentials, not the API.
+    public_base_url: str | None = None
     credential_keys_secret_arn: str | None = None
     credential_keys_file: str | None = None
     # Badge icons are names from the app's icon set; with this (e.g. https://cdn.example.org/icons/{icon}.svg)
     # an achievement gets an image. Icons that are already absolute URLs are used as they are.
-    credential_icon_url_template: str | None = Field(default=None, pattern=r"^https://\S*\{icon\}\S*$")
+    credential_icon_url_template: str | None = None
 
     @model_validator(mode="after")
     def _one_database_source(self) -> Settings:
