@@ -23,7 +23,9 @@ def verify(
     )
     completed = subprocess.run(  # noqa: S603 - a fixed script, input on stdin
         [node, str(VERIFIER_DIR / "verify.mjs")],
-        input=json.dumps({"credentials": credentials, "documents": documents, "any_controller": any_controller}),
+        input=json.dumps(
+            {"credentials": credentials, "documents": documents, "any_controller": any_controller}
+        ),
         capture_output=True,
         text=True,
         timeout=120,

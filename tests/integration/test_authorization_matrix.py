@@ -193,7 +193,9 @@ def authority() -> TokenAuthority:
 
 
 @pytest.fixture
-def client(shared_db: Database, authority: TokenAuthority, credential_settings: object) -> Iterator[TestClient]:
+def client(
+    shared_db: Database, authority: TokenAuthority, credential_settings: object
+) -> Iterator[TestClient]:
     set_events_client(NullBus())
     api = LocalApi(routes(), authority, Invoker(), lambda: {"openapi": "3.1.0", "paths": {}})
     with TestClient(api.app()) as test_client:
@@ -427,7 +429,11 @@ CROSS_ORG = {
         "/orgs/{b_org}/mentors/{b_mentor}/badges/{earned_badge}/credential",
         None,
     ),
-    "A's definition as B's achievement": ("GET", "/orgs/{b_org}/badge-definitions/{manual}/achievement", None),
+    "A's definition as B's achievement": (
+        "GET",
+        "/orgs/{b_org}/badge-definitions/{manual}/achievement",
+        None,
+    ),
 }
 
 

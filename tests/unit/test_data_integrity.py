@@ -110,7 +110,8 @@ def test_the_shipped_contexts_match_the_independent_verifiers_copies():
     theirs = {
         di.VC_V2_CONTEXT: modules / "@digitalbazaar/credentials-context/contexts/v2.jsonld",
         di.MULTIKEY_CONTEXT: modules / "@digitalbazaar/multikey-context/contexts/multikey-v1.jsonld",
-        di.DATA_INTEGRITY_CONTEXT: modules / "@digitalbazaar/data-integrity-context/contexts/data-integrity-v2.jsonld",
+        di.DATA_INTEGRITY_CONTEXT: modules
+        / "@digitalbazaar/data-integrity-context/contexts/data-integrity-v2.jsonld",
         di.DID_V1_CONTEXT: modules / "did-context/contexts/did-v1.jsonld",
     }
     for url, path in theirs.items():
