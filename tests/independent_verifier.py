@@ -21,7 +21,7 @@ def verify(
     assert (VERIFIER_DIR / "node_modules" / ".installed").exists(), (
         "the independent verifier is not installed: run `make verifier` (part of `make test`)"
     )
-    completed = subprocess.run(  # noqa: S603 - a fixed script, input on stdin
+    completed = subprocess.run(
         [node, str(VERIFIER_DIR / "verify.mjs")],
         input=json.dumps(
             {"credentials": credentials, "documents": documents, "any_controller": any_controller}
