@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export AWS_DEFAULT_REGION ?= eu-north-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv sam-tools verifier run test test-unit lint format bench soak build validate migrate openapi clean
+.PHONY: help venv sam-tools verifier rotate-credential-key run test test-unit lint format bench soak build validate migrate openapi clean
 
 help:
 	@echo "make run       start the embedded PostgreSQL, migrate, load demo data, serve the local API"
@@ -59,6 +59,10 @@ format: venv
 
 migrate: venv
 	PYTHONPATH=layers/common $(PY) -m peer_badges.migrations --dir sql
+
+# Local Open Badges signing keys: a new current key; the old ones stay listed (docs/credentials.md).
+rotate-credential-key: venv
+	PYTHONPATH=layers/common $(PY) -m peer_badges.keys rotate $${LOCALDEV_DIR:-.localdev}/credential-keys.json
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
