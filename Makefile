@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export AWS_DEFAULT_REGION ?= eu-north-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv sam-tools run test test-unit lint format bench soak build validate migrate openapi schema clean
+.PHONY: help venv sam-tools verifier rotate-credential-key run test test-unit lint format bench soak build validate migrate openapi schema clean
 
 help:
 	@echo "make run       start the embedded PostgreSQL, migrate, load demo data, serve the local API"
@@ -29,15 +29,23 @@ $(SAMVENV)/.installed: requirements-sam.txt
 
 venv: $(VENV)/.installed
 
+# The independent Open Badges verifier the tests run (Digital Bazaar's VC libraries, pinned by the lock).
+VERIFIER := tests/verifier
+$(VERIFIER)/node_modules/.installed: $(VERIFIER)/package.json $(VERIFIER)/package-lock.json
+	npm ci --prefix $(VERIFIER) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+verifier: $(VERIFIER)/node_modules/.installed
+
 sam-tools: $(SAMVENV)/.installed
 
 run: venv
 	$(PY) -m localdev.run
 
-test: venv sam-tools
+test: venv sam-tools verifier
 	$(VENV)/bin/pytest
 
-test-unit: venv
+test-unit: venv verifier
 	$(VENV)/bin/pytest tests/unit
 
 lint: venv
@@ -55,6 +63,10 @@ migrate: venv
 # sql/current/schema.sql: the schema after every migration, for reading (checked by the tests).
 schema: venv
 	PYTHONPATH=layers/common $(PY) -m localdev.schema --write
+
+# Local Open Badges signing keys: a new current key; the old ones stay listed (docs/credentials.md).
+rotate-credential-key: venv
+	PYTHONPATH=layers/common $(PY) -m peer_badges.keys rotate $${LOCALDEV_DIR:-.localdev}/credential-keys.json
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

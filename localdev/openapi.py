@@ -27,7 +27,8 @@ API_VERSION = "1.0.0"
 DESCRIPTION = (
     "Statistics, organisation-configured badges and awards for volunteer peer mentors. "
     "Every route needs `Authorization: Bearer <JWT>` (the HTTP API's JWT authorizer checks issuer, "
-    "audience, signature and expiry; the caller is the token's `sub`). Errors have one shape: "
+    "audience, signature and expiry; the caller is the token's `sub`), except the public Open Badges "
+    "documents a credential verifier fetches (issuer profile, achievement, credential status list). Errors have one shape: "
     '`{"error": {"code", "message", "details": [{"path", "code", "message"}]}}`.'
 )
 SECURITY_SCHEME = "jwt"
@@ -82,9 +83,14 @@ def build_document(table: list[Route] | None = None) -> dict[str, Any]:
     components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = bearer.model_dump(
         mode="json", by_alias=True, exclude_none=True
     )
-    for operations in paths.values():
-        for operation in operations.values():
-            _add_edge_responses(operation)
+    public = {
+        (route.method.lower(), route.path) for route in (routes() if table is None else table) if route.public
+    }
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            if (method, path) in public:
+                operation["security"] = []  # no authorizer in front (template.yaml: Authorizer NONE)
+            _add_edge_responses(operation, authorized=(method, path) not in public)
     components.setdefault("schemas", {})["AuthorizerRejection"] = _AUTHORIZER_REJECTION
     document: dict[str, Any] = {
         "openapi": "3.1.0",
@@ -109,23 +115,30 @@ _AUTHORIZER_REJECTION = {
 }
 
 
-def _add_edge_responses(operation: dict[str, Any]) -> None:
-    """Statuses every route can give that no single route declares: the authorizer's 401 (its own
-    shape), the shared edge's 413/415 for bodies, and 503 with Retry-After when the database is away."""
-    responses = operation.setdefault("responses", {})
-    responses["401"] = {
-        "description": "No valid access token (missing, expired, wrong issuer/audience or signature).",
-        "content": {
-            "application/json": {
-                "schema": {
-                    "anyOf": [
-                        {"$ref": "#/components/schemas/AuthorizerRejection"},
-                        {"$ref": "#/components/schemas/ErrorResponse"},
-                    ]
-                }
+_UNAUTHORIZED = {
+    "description": "No valid access token (missing, expired, wrong issuer/audience or signature).",
+    "content": {
+        "application/json": {
+            "schema": {
+                "anyOf": [
+                    {"$ref": "#/components/schemas/AuthorizerRejection"},
+                    {"$ref": "#/components/schemas/ErrorResponse"},
+                ]
             }
-        },
-    }
+        }
+    },
+}
+
+
+def _add_edge_responses(operation: dict[str, Any], authorized: bool) -> None:
+    """Statuses every route can give that no single route declares: the authorizer's 401 (its own
+    shape; not on public routes), the shared edge's 413/415 for bodies, and 503 with Retry-After when
+    the database is away."""
+    responses = operation.setdefault("responses", {})
+    if authorized:
+        responses["401"] = _UNAUTHORIZED
+    else:
+        responses.pop("401", None)
     if "requestBody" in operation:
         responses.setdefault(
             "413", {"description": "The body is larger than the API accepts.", "content": _ERROR}

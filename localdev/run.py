@@ -13,7 +13,8 @@ Ctrl-C (or SIGTERM) stops the HTTP server, then the drain loop, then the embedde
 
 Environment: API_PORT (3000), DATABASE_URL (unset: embedded), LOCAL_PGDATA (the embedded server's
 data directory, `.pgdata/`), DEMO_DATA=0 (skip the demo set), LOCALDEV_DIR (`.localdev/`, the token
-signing key), LOG_LEVEL (INFO).
+signing key and the Open Badges credential keyring), LOG_LEVEL (INFO), PUBLIC_BASE_URL (the local API's
+own address).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from localdev.template_routes import routes  # noqa: E402
 from localdev.tokens import TokenAuthority, state_dir  # noqa: E402
 from peer_badges import events  # noqa: E402
 from peer_badges.db import get_database, set_database, sqlstate  # noqa: E402
+from peer_badges.keys import ensure_local_keyring  # noqa: E402
 from peer_badges.migrations import MigrationError, migrate  # noqa: E402
 from peer_badges.settings import get_settings  # noqa: E402
 
@@ -198,6 +200,16 @@ def _environment() -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "eu-north-1")
 
 
+def _credential_environment(base: str) -> None:
+    """Open Badges credentials locally: URLs on this API, keys generated into .localdev/ on first start."""
+    os.environ.setdefault("PUBLIC_BASE_URL", base)
+    if not os.environ.get("CREDENTIAL_KEYS_SECRET_ARN"):
+        keyring_file = Path(os.environ.get("CREDENTIAL_KEYS_FILE") or state_dir() / "credential-keys.json")
+        ensure_local_keyring(keyring_file)
+        os.environ["CREDENTIAL_KEYS_FILE"] = str(keyring_file)
+    get_settings.cache_clear()
+
+
 def _terminate(signum: int, _: Any) -> None:
     # uvicorn re-raises the signal it shut down on; SIGTERM then unwinds like Ctrl-C, so the
     # drain loop and the embedded database are stopped in the finally blocks below.
@@ -215,6 +227,7 @@ def serve() -> None:
     port = int(os.environ.get("API_PORT") or 3000)
     sock = _bind(port)
     base = f"http://{HOST}:{port}"
+    _credential_environment(base)
     database = open_database()
     drain: DrainLoop | None = None
     listener: InvocationListener | None = None

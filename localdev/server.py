@@ -98,9 +98,14 @@ def _body_fields(body: bytes, content_type: str) -> dict[str, Any]:
 
 
 def build_event(
-    request: Request, body: bytes, route: Route, path_parameters: dict[str, str], claims: dict[str, Any]
+    request: Request,
+    body: bytes,
+    route: Route,
+    path_parameters: dict[str, str],
+    claims: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The HTTP API payload 2.0 event for this request, after the JWT authorizer accepted `claims`."""
+    """The HTTP API payload 2.0 event for this request, after the JWT authorizer accepted `claims`
+    (None: a public route, which has no authorizer and so no authorizer context)."""
     raw_path = _raw_path(request)
     raw_query = request.scope.get("query_string", b"").decode("latin-1")
     headers, cookies = _joined_headers(request)
@@ -115,7 +120,6 @@ def build_event(
         "requestContext": {
             "accountId": "000000000000",
             "apiId": "local",
-            "authorizer": {"jwt": {"claims": event_claims(claims), "scopes": event_scopes(claims)}},
             "domainName": headers.get("host", "127.0.0.1"),
             "domainPrefix": headers.get("host", "127.0.0.1").split(".")[0],
             "http": {
@@ -133,6 +137,10 @@ def build_event(
         },
         **_body_fields(body, headers.get("content-type", "")),
     }
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {
+            "jwt": {"claims": event_claims(claims), "scopes": event_scopes(claims)}
+        }
     if cookies:
         event["cookies"] = cookies
     query: dict[str, list[str]] = {}
@@ -203,13 +211,15 @@ class LocalApi:
                     headers={"allow": ", ".join(sorted(allowed))},
                 )
             return _error(404, "route_not_found", "No such route.")
-        token = bearer_token(request.headers.get("authorization"))
-        if token is None:
-            return _unauthorized("missing bearer token")
-        try:
-            claims = self.authority.verify(token)
-        except InvalidToken as error:
-            return _unauthorized(str(error))
+        claims: dict[str, Any] | None = None
+        if not match.route.public:
+            token = bearer_token(request.headers.get("authorization"))
+            if token is None:
+                return _unauthorized("missing bearer token")
+            try:
+                claims = self.authority.verify(token)
+            except InvalidToken as error:
+                return _unauthorized(str(error))
         event = build_event(request, await request.body(), match.route, match.path_parameters, claims)
         request_id = event["requestContext"]["requestId"]
         try:

@@ -28,6 +28,8 @@ class Route:
     function_logical_id: str
     handler: str
     code_uri: str
+    # `Auth: {Authorizer: NONE}` on the event: API Gateway runs no authorizer for it.
+    public: bool = False
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -109,6 +111,7 @@ def routes(path: Path = TEMPLATE_PATH) -> list[Route]:
                 function_logical_id=logical_id,
                 handler=function["Handler"],
                 code_uri=function["CodeUri"],
+                public=event.get("Auth", {}).get("Authorizer") == "NONE",
             )
         )
     return found

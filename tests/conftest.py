@@ -11,6 +11,7 @@ import pytest
 
 from localdev.pg import create_database, drop_database, start_embedded
 from peer_badges import db as db_module
+from peer_badges.keys import Keyring, ensure_local_keyring
 from peer_badges.migrations import migrate
 from peer_badges.settings import Settings, get_settings
 
@@ -98,3 +99,18 @@ def connect_new(app_settings: Settings) -> Callable[[], db_module.Database]:
     yield factory  # type: ignore[misc]
     for database in opened:
         database.close()
+
+
+PUBLIC_BASE_URL = "https://badges.example.org"
+
+
+@pytest.fixture
+def credential_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Keyring]:
+    """Open Badges credentials configured: a public base URL and a fresh keyring file."""
+    keyring_file = tmp_path / "credential-keys.json"
+    keyring = ensure_local_keyring(keyring_file)
+    monkeypatch.setenv("PUBLIC_BASE_URL", PUBLIC_BASE_URL)
+    monkeypatch.setenv("CREDENTIAL_KEYS_FILE", str(keyring_file))
+    get_settings.cache_clear()
+    yield keyring
+    get_settings.cache_clear()

@@ -666,6 +666,21 @@ CREATE FUNCTION public.count_crossings(p_org_id uuid, p_mentors uuid[], p_types 
 $$;
 
 --
+-- Name: credential_status_assign(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.credential_status_assign() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO credential_status_entries (earned_badge_id, org_id)
+    SELECT id, org_id FROM awarded ORDER BY awarded_at, id
+    ON CONFLICT (earned_badge_id) DO NOTHING;
+    RETURN NULL;
+END;
+$$;
+
+--
 -- Name: earned_badge_lock_key(uuid, uuid, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1071,6 +1086,8 @@ BEGIN
     SELECT DISTINCT n.org_id, n.user_id, 'membership', true
       FROM new_rows AS n
      WHERE n.role = 'peer_mentor'
+       AND EXISTS (SELECT 1 FROM mentor_stats AS s
+                    WHERE s.org_id = n.org_id AND s.peer_mentor_id = n.user_id)
      ORDER BY 1, 2;
     RETURN NULL;
 END;
@@ -1492,6 +1509,35 @@ CREATE VIEW public.counted_activities AS
   WHERE public.activity_counts(a.*);
 
 --
+-- Name: credential_status_entries; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.credential_status_entries (
+    earned_badge_id uuid NOT NULL,
+    org_id uuid NOT NULL,
+    "position" bigint NOT NULL,
+    list_id integer GENERATED ALWAYS AS ((("position" / 131072))::integer) STORED,
+    status_index integer GENERATED ALWAYS AS ((("position" % (131072)::bigint))::integer) STORED
+);
+
+--
+-- Name: credential_status_position_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.credential_status_position_seq
+    START WITH 0
+    INCREMENT BY 1
+    MINVALUE 0
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: credential_status_position_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.credential_status_position_seq OWNED BY public.credential_status_entries."position";
+
+--
 -- Name: definition_backfills; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1727,6 +1773,12 @@ CREATE TABLE public.training_completions (
 );
 
 --
+-- Name: credential_status_entries position; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.credential_status_entries ALTER COLUMN "position" SET DEFAULT nextval('public.credential_status_position_seq'::regclass);
+
+--
 -- Name: activities activities_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1767,6 +1819,20 @@ ALTER TABLE ONLY public.badge_definitions
 
 ALTER TABLE ONLY public.coordinator_assignments
     ADD CONSTRAINT coordinator_assignments_pkey PRIMARY KEY (org_id, coordinator_id, peer_mentor_id);
+
+--
+-- Name: credential_status_entries credential_status_entries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.credential_status_entries
+    ADD CONSTRAINT credential_status_entries_pkey PRIMARY KEY (earned_badge_id);
+
+--
+-- Name: credential_status_entries credential_status_entries_position_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.credential_status_entries
+    ADD CONSTRAINT credential_status_entries_position_key UNIQUE ("position");
 
 --
 -- Name: definition_backfills definition_backfills_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1933,6 +1999,12 @@ CREATE INDEX audit_log_org_time_idx ON public.audit_log USING btree (org_id, cre
 CREATE INDEX coordinator_assignments_mentor_idx ON public.coordinator_assignments USING btree (org_id, peer_mentor_id);
 
 --
+-- Name: credential_status_entries_list; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX credential_status_entries_list ON public.credential_status_entries USING btree (org_id, list_id);
+
+--
 -- Name: definition_backfills_pending_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -2095,6 +2167,12 @@ CREATE TRIGGER badge_definitions_version_update AFTER UPDATE ON public.badge_def
 CREATE CONSTRAINT TRIGGER definition_backfills_invoke AFTER INSERT OR UPDATE ON public.definition_backfills DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (public.evaluation_invocation_first_in_transaction(new.status, new.available_at)) EXECUTE FUNCTION public.evaluation_outbox_invoke();
 
 --
+-- Name: earned_badges earned_badges_credential_status; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER earned_badges_credential_status AFTER INSERT ON public.earned_badges REFERENCING NEW TABLE AS awarded FOR EACH STATEMENT EXECUTE FUNCTION public.credential_status_assign();
+
+--
 -- Name: earned_badges earned_badges_revoked_cancels_payout; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2150,6 +2228,13 @@ ALTER TABLE ONLY public.badge_definitions
 
 ALTER TABLE ONLY public.coordinator_assignments
     ADD CONSTRAINT coordinator_assignments_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
+
+--
+-- Name: credential_status_entries credential_status_entries_earned_badge_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.credential_status_entries
+    ADD CONSTRAINT credential_status_entries_earned_badge_id_fkey FOREIGN KEY (earned_badge_id) REFERENCES public.earned_badges(id) ON DELETE CASCADE;
 
 --
 -- Name: earned_badges earned_badges_definition_fk; Type: FK CONSTRAINT; Schema: public; Owner: -

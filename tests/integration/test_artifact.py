@@ -146,6 +146,13 @@ def runnable_layer(build: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
         name, version = _distribution_of(layer / package_dir, layer)
         installed = importlib.metadata.version(name)
         assert installed == version, f"{name}: the layer pins {version}, this environment has {installed}"
+        if (layer / package_dir).is_file():
+            # A top-level extension module (cffi's _cffi_backend.cpython-313-aarch64-linux-gnu.so).
+            spec = importlib.util.find_spec(package_dir.split(".", 1)[0])
+            assert spec is not None and spec.origin is not None
+            (layer / package_dir).unlink()
+            shutil.copy2(spec.origin, layer / Path(spec.origin).name)
+            continue
         spec = importlib.util.find_spec(package_dir)
         assert spec is not None and spec.origin is not None
         shutil.rmtree(layer / package_dir)

@@ -97,6 +97,7 @@ class World:
     earned_under: uuid.UUID
     other_definition: uuid.UUID  # B's own definition
     payout: uuid.UUID  # an approved payout of the mentor's
+    status_list: int  # the list holding the earned badge's revocation bit
 
 
 # route name -> (method, path template, body, expected status per caller)
@@ -184,7 +185,23 @@ ROUTES: dict[str, tuple[str, str, Any, dict[str, int]]] = {
         {"honorar_tax_free_limit_nok": 9000},
         admins_only(200),
     ),
+    "badge credential": (
+        "GET",
+        "/orgs/{org}/mentors/{mentor}/badges/{earned_badge}/credential",
+        None,
+        {**admins_only(200), "mentor self": 200},
+    ),
+    # What a verifier fetches: no authorizer, so every caller, with a token or without, gets it.
+    "issuer profile": ("GET", "/orgs/{org}/issuer", None, dict.fromkeys(CALLERS, 200)),
+    "achievement": (
+        "GET",
+        "/orgs/{org}/badge-definitions/{manual}/achievement",
+        None,
+        dict.fromkeys(CALLERS, 200),
+    ),
+    "status list": ("GET", "/orgs/{org}/credential-status/{status_list}", None, dict.fromkeys(CALLERS, 200)),
 }
+PUBLIC = {"issuer profile", "achievement", "status list"}
 
 
 class NullBus:
@@ -200,7 +217,9 @@ def authority() -> TokenAuthority:
 
 
 @pytest.fixture
-def client(shared_db: Database, authority: TokenAuthority) -> Iterator[TestClient]:
+def client(
+    shared_db: Database, authority: TokenAuthority, credential_settings: object
+) -> Iterator[TestClient]:
     set_events_client(NullBus())
     api = LocalApi(routes(), authority, Invoker(), lambda: {"openapi": "3.1.0", "paths": {}})
     with TestClient(api.app()) as test_client:
@@ -244,6 +263,10 @@ def world(shared_db: Database) -> World:
         add_activity(db, members_org.id, members_org.mentor, date(2025, 3, 3))
     earned_under = _definition(db, org.id, "first-activity", THRESHOLD_1)
     earned_badge = _earned(db, org, earned_under)
+    entry = db.query_one(
+        "SELECT list_id FROM credential_status_entries WHERE earned_badge_id = :id", id=earned_badge
+    )
+    assert entry is not None
     return World(
         org=org,
         other=other,
@@ -253,6 +276,7 @@ def world(shared_db: Database) -> World:
         earned_under=earned_under,
         other_definition=_definition(db, other.id, "hlf-helper", MANUAL),
         payout=_approved_payout(db, org, earned_badge, earned_under),
+        status_list=entry["list_id"],
     )
 
 
@@ -313,6 +337,7 @@ def ids_of(world: World, **overrides: Any) -> dict[str, Any]:
         "spare": world.spare,
         "earned_badge": world.earned_badge,
         "payout": world.payout,
+        "status_list": world.status_list,
         **overrides,
     }
 
@@ -352,7 +377,7 @@ def test_each_caller_gets_the_status_their_token_and_role_allow(
 ) -> None:
     # Given a route, and callers from no token to an admin of another org
     method, template, body, allowed = ROUTES[route]
-    expected = {**TOKEN_REFUSED, **allowed}
+    expected = allowed if route in PUBLIC else {**TOKEN_REFUSED, **allowed}
     path, payload = fill(template, ids_of(world)), fill(body, ids_of(world))
 
     # When each calls it in turn
@@ -360,7 +385,7 @@ def test_each_caller_gets_the_status_their_token_and_role_allow(
     for who in CALLERS:
         response = call(client, method, path, payload, token_for(authority, world, who))
         got[who] = response.status_code
-        if who in TOKEN_REFUSED:
+        if who in TOKEN_REFUSED and route not in PUBLIC:
             # Then a refused token never reaches a function: API Gateway's own 401 body
             assert response.json() == {"message": "Unauthorized"}, who
         elif response.status_code == 403:
@@ -447,6 +472,17 @@ CROSS_ORG = {
     "approve A's payout": ("POST", "/orgs/{b_org}/payouts/{payout}/approve", None),
     "pay A's payout": ("POST", "/orgs/{b_org}/payouts/{payout}/paid", {"reference": "BANK-1"}),
     "cancel A's payout": ("POST", "/orgs/{b_org}/payouts/{payout}/cancel", {"reason": "Not ours"}),
+    "A's badge credential": ("GET", "/orgs/{b_org}/mentors/{mentor}/badges/{earned_badge}/credential", None),
+    "A's badge credential via B's mentor": (
+        "GET",
+        "/orgs/{b_org}/mentors/{b_mentor}/badges/{earned_badge}/credential",
+        None,
+    ),
+    "A's definition as B's achievement": (
+        "GET",
+        "/orgs/{b_org}/badge-definitions/{manual}/achievement",
+        None,
+    ),
 }
 
 

@@ -192,9 +192,40 @@ def test_every_route_requires_a_jwt_from_the_configured_issuer():
         "issuer": {"Ref": "JwtIssuer"},
         "audience": {"Ref": "JwtAudience"},
     }
+    opted_out = set()
     for logical_id in FUNCTIONS:
         for event in RESOURCES[logical_id]["Properties"].get("Events", {}).values():
-            assert "Auth" not in event.get("Properties", {}), "a route must not opt out of the authorizer"
+            properties = event.get("Properties", {})
+            if "Auth" in properties:
+                assert properties["Auth"] == {"Authorizer": "NONE"}
+                opted_out.add((properties["Method"], properties["Path"]))
+    # Only what a credential verifier must fetch without an account (SPEC 8.6) is public.
+    assert opted_out == PUBLIC_ROUTES
+
+
+PUBLIC_ROUTES = {
+    ("GET", "/orgs/{org_id}/issuer"),
+    ("GET", "/orgs/{org_id}/badge-definitions/{definition_id}/achievement"),
+    ("GET", "/orgs/{org_id}/credential-status/{list_id}"),
+}
+
+
+def test_the_public_routes_are_served_by_award_badge_with_the_credential_settings():
+    award = RESOURCES["AwardBadgeFunction"]["Properties"]
+    public = {
+        (event["Properties"]["Method"], event["Properties"]["Path"])
+        for event in award["Events"].values()
+        if "Auth" in event["Properties"]
+    }
+    variables = award["Environment"]["Variables"]
+
+    assert public == PUBLIC_ROUTES
+    assert variables["PUBLIC_BASE_URL"] == {
+        "Fn::If": ["HasPublicBaseUrl", {"Ref": "PublicBaseUrl"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert variables["CREDENTIAL_KEYS_SECRET_ARN"] == {
+        "Fn::If": ["HasCredentialKeys", {"Ref": "CredentialKeysSecretArn"}, {"Ref": "AWS::NoValue"}]
+    }
 
 
 def test_each_function_reads_only_its_database_secret_and_writes_only_its_log_group():
@@ -204,6 +235,15 @@ def test_each_function_reads_only_its_database_secret_and_writes_only_its_log_gr
             "Action": "secretsmanager:GetSecretValue",
             "Resource": {"Ref": SECRETS[logical_id]},
         }
+        # award_badge also signs credentials, with the keyring secret when one is configured.
+        if logical_id == "AwardBadgeFunction":
+            read_secret["Resource"] = {
+                "Fn::If": [
+                    "HasCredentialKeys",
+                    [{"Ref": SECRETS[logical_id]}, {"Ref": "CredentialKeysSecretArn"}],
+                    {"Ref": SECRETS[logical_id]},
+                ]
+            }
         statements = _statements(_role_of(logical_id))
         log_group = RESOURCES[logical_id]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
 

@@ -68,3 +68,22 @@ def test_only_the_local_document_has_the_token_route(document: dict) -> None:
     assert "/_local/token" in local["paths"]
     assert "/_local/token" not in document["paths"]
     assert json.loads(render(document)) == document
+
+
+def test_only_the_templates_public_routes_are_described_without_a_token(document: dict) -> None:
+    public = {(route.method.lower(), route.path) for route in routes() if route.public}
+    tokenless = {
+        (method, path)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") == []
+    }
+
+    assert public == {
+        ("get", "/orgs/{org_id}/issuer"),
+        ("get", "/orgs/{org_id}/badge-definitions/{definition_id}/achievement"),
+        ("get", "/orgs/{org_id}/credential-status/{list_id}"),
+    }
+    assert tokenless == public
+    for method, path in public:
+        assert "401" not in document["paths"][path][method]["responses"]

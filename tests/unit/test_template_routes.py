@@ -30,6 +30,16 @@ SPEC_ROUTES = {
     ("POST", "/orgs/{org_id}/payouts/{payout_id}/cancel"): "award_badge",
     ("GET", "/orgs/{org_id}/settings"): "config_crud",
     ("PATCH", "/orgs/{org_id}/settings"): "config_crud",
+    ("GET", "/orgs/{org_id}/mentors/{mentor_id}/badges/{earned_badge_id}/credential"): "award_badge",
+    # SPEC 8.6: public, no authorizer.
+    ("GET", "/orgs/{org_id}/issuer"): "award_badge",
+    ("GET", "/orgs/{org_id}/badge-definitions/{definition_id}/achievement"): "award_badge",
+    ("GET", "/orgs/{org_id}/credential-status/{list_id}"): "award_badge",
+}
+PUBLIC_ROUTES = {
+    ("GET", "/orgs/{org_id}/issuer"),
+    ("GET", "/orgs/{org_id}/badge-definitions/{definition_id}/achievement"),
+    ("GET", "/orgs/{org_id}/credential-status/{list_id}"),
 }
 
 LOGICAL_IDS = {
@@ -50,6 +60,7 @@ def test_the_template_serves_exactly_the_spec_routes_each_on_its_function():
     for key, name in SPEC_ROUTES.items():
         route = table[key]
         assert route.function_logical_id == LOGICAL_IDS[name], key
+        assert route.public == (key in PUBLIC_ROUTES), key
         assert route.handler == f"{name}.handler.lambda_handler", key
         assert route.code_uri.rstrip("/") == f"functions/{name}", key
 

@@ -1,9 +1,11 @@
-"""award_badge: list, manually award and revoke a mentor's earned badges (SPEC section 5)."""
+"""award_badge: list, manually award and revoke a mentor's earned badges (SPEC section 5), and their
+Open Badges 3.0 credentials with the public documents verifiers fetch (SPEC 8.6)."""
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from award_badge import credentials, public
 from award_badge.payout_routes import router as payout_router
 from award_badge.routes import router
 from peer_badges.api import create_app
@@ -13,6 +15,8 @@ metrics = Metrics(namespace="PeerBadges", service="peer-badges")
 app = create_app()
 app.include_router(router)
 app.include_router(payout_router)
+app.include_router(credentials.router)
+app.include_router(public.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

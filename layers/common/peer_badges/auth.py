@@ -182,3 +182,11 @@ def require_mentors_in_scope(db: Queryable, access: Access, mentor_ids: list[UUI
         f"You can only see mentors assigned to you; not assigned to you: {named}. "
         "Ask an organisation admin to assign them, or leave them out."
     )
+
+
+def require_self_or_admin(db: Queryable, org_id: UUID, user_id: UUID, mentor_id: UUID, what: str) -> Access:
+    """The mentor themself or an org admin (e.g. a mentor's portable credentials; not coordinators)."""
+    access = require_member(db, org_id, user_id)
+    if access.user_id == mentor_id or access.is_admin:
+        return access
+    raise Forbidden(f"Only the mentor themself and organisation admins can get {what}.")

@@ -30,6 +30,16 @@ class Settings(BaseModel):
     # Finished outbox rows (evaluations done, events published) are deleted after this many days.
     outbox_retention_days: int = Field(default=14, ge=1, le=3650)
 
+    # Open Badges credentials (SPEC 8.6): the public https origin (plus optional path prefix) that
+    # issuer, achievement and status list URLs are built from, and where the signing keys live.
+    # Checked where it is used (peer_badges.credentials): a bad value disables credentials, not the API.
+    public_base_url: str | None = None
+    credential_keys_secret_arn: str | None = None
+    credential_keys_file: str | None = None
+    # Badge icons are names from the app's icon set; with this (e.g. https://cdn.example.org/icons/{icon}.svg)
+    # an achievement gets an image. Icons that are already absolute URLs are used as they are.
+    credential_icon_url_template: str | None = None
+
     @model_validator(mode="after")
     def _one_database_source(self) -> Settings:
         if not self.database_url and not (self.db_host and self.db_secret_arn):
