@@ -243,6 +243,11 @@ def serve() -> None:
                 if report.loaded
                 else "already loaded (re-runs never duplicate it)"
             )
+            if report.topped_up:
+                demo_line += (
+                    f"; {report.topped_up} activities added to the featured mentors' last "
+                    f"{demo.FEATURED_STREAK_WEEKS} weeks so their streaks are live today"
+                )
             if report.loaded and report.skipped:
                 demo_line += f"; {', '.join(report.skipped)} already present"
         else:
