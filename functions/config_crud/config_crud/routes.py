@@ -233,9 +233,7 @@ def archive_badge_definition(
 @router.post(
     ONE + "/unarchive",
     summary="Bring an archived badge definition back",
-    description=(
-        "Admins only. It queues a backfill: mentors who qualified meanwhile are awarded, quietly."
-    ),
+    description="Admins only. It queues a backfill: mentors who qualified meanwhile are awarded, quietly.",
     tags=TAGS,
     responses=documented_responses(_MEANING, {200: ("OK", BadgeDefinition)}, 400, 401, 403, 404, 412),
 )
