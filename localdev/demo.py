@@ -5,6 +5,13 @@ configuration, an admin, coordinators with assigned mentors, a few hundred mento
 years of activity and training history. Ids are uuid5 of stable names and the history comes from a
 seeded generator, so the data set is the same on every machine; nothing in it is personal data.
 
+The featured users (the start-up screen's) show what they are featured for whatever the day: the busy
+mentor has two approved activities in each of the last FEATURED_STREAK_WEEKS ISO weeks up to today (the
+organisation's date), so their streak is live; the new Blindeforbundet mentor has exactly two approved
+assignments, one short of the honorarium. The rest of the history stays random. A re-run on a later day
+tops the busy mentor's recent weeks up again (only what is missing), so an old `.pgdata/` still shows a
+live streak.
+
 Loading is idempotent per organisation: the organisation row is inserted with ON CONFLICT DO NOTHING
 in the same transaction as everything else of that organisation, so a re-run (or a second `make run`
 racing the first) finds it and skips, and an interrupted load leaves nothing half-done.
@@ -18,14 +25,20 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from peer_badges import payouts
 from peer_badges.awards import AwardCommand, AwardDefinition, award
 from peer_badges.criteria import MilestoneCriteria, parse_criteria, validate_criteria
+from peer_badges.criteria.facts import week_start
 from peer_badges.db import Database, Json, Transaction
 
 NAMESPACE = uuid.UUID("6f1c2d3e-4b5a-5c6d-8e7f-90a1b2c3d4e5")
 HISTORY_DAYS = 730
+# The featured mentor's guaranteed recent activity: weeks, and approved activities in each (HLF's
+# streak badge asks for two a week).
+FEATURED_STREAK_WEEKS = 10
+FEATURED_PER_WEEK = 2
 _BATCH = 5000
 
 
@@ -378,7 +391,12 @@ def showcase_users(orgs: Sequence[DemoOrg] | None = None) -> list[DemoUser]:
                 f"{assigned} assigned mentors",
             ),
             DemoUser(
-                "peer_mentor", org.id, spec.slug, spec.name, org.featured_mentor, "two years of history"
+                "peer_mentor",
+                org.id,
+                spec.slug,
+                spec.name,
+                org.featured_mentor,
+                f"two years of history and a live streak: active every week for {FEATURED_STREAK_WEEKS}+ weeks",
             ),
         ]
         if spec.slug == "blindeforbundet":
@@ -424,9 +442,7 @@ def _activities(org: DemoOrg, today: date, rng: random.Random) -> _Rows:
     for index, mentor in enumerate(org.mentors):
         if mentor == org.almost_milestone_mentor:
             for days_ago in (40, 12):
-                _activity(
-                    rows, mentor, today - timedelta(days=days_ago), "assignment", today, rng, "approved"
-                )
+                _activity(rows, mentor, today - timedelta(days=days_ago), "assignment", today, rng, "pinned")
             continue
         if mentor == org.featured_mentor:
             first, last, rate = today - timedelta(days=HISTORY_DAYS - 5), today, 2.5
@@ -448,7 +464,11 @@ def _activities(org: DemoOrg, today: date, rng: random.Random) -> _Rows:
 def _activity(
     rows: _Rows, mentor: uuid.UUID, day: date, kind: str, today: date, rng: random.Random, status: str | None
 ) -> None:
-    if status is None:
+    """One activity; status None draws it, "pinned" is approved and never deleted (a featured user's)."""
+    pinned = status == "pinned"
+    if pinned:
+        status = "approved"
+    elif status is None:
         outcome = rng.random()
         # Recent registrations wait for approval; older ones were decided long ago.
         if outcome > 0.95:
@@ -461,7 +481,9 @@ def _activity(
     # Registered on the day of the activity, never in the future.
     created = min(datetime.combine(day, time(hour=rng.randint(8, 21)), UTC), datetime.now(UTC))
     deleted = (
-        created + timedelta(days=rng.randint(1, 5)) if status == "approved" and rng.random() < 0.02 else None
+        created + timedelta(days=rng.randint(1, 5))
+        if status == "approved" and not pinned and rng.random() < 0.02
+        else None
     )
     rows.add(
         mentor=str(mentor),
@@ -503,6 +525,7 @@ class LoadReport:
     skipped: tuple[str, ...]  # already present
     activities: int
     trainings: int
+    topped_up: int = 0  # activities added to featured mentors' recent weeks in organisations already there
 
 
 def check_badges() -> None:
@@ -514,12 +537,20 @@ def check_badges() -> None:
                 raise ValueError(f"demo badge {spec.slug}/{badge.key} is invalid: {problems}")
 
 
+def org_today(spec: OrgSpec, now: datetime | None = None) -> date:
+    """The organisation's date now: its streak weeks are ISO weeks in its own time zone."""
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(spec.timezone)).date()
+
+
 def load(db: Database, today: date | None = None) -> LoadReport:
-    """Insert every demo organisation that is not there yet (one transaction per organisation)."""
+    """Insert every demo organisation that is not there yet (one transaction per organisation), and
+    keep the featured mentor's recent weeks current in those already there.
+
+    ``today`` (the organisations' date; default: each one's date now) ends the generated history."""
     check_badges()
-    today = today or datetime.now(UTC).date()
-    loaded, skipped, activities, trainings = [], [], 0, 0
+    loaded, skipped, activities, trainings, topped_up = [], [], 0, 0, 0
     for org in demo_orgs():
+        org_date = today or org_today(org.spec)
         with db.transaction() as tx:
             created = tx.query(
                 """INSERT INTO organizations (id, slug, name, timezone) VALUES (:id, :slug, :name, :tz)
@@ -531,20 +562,66 @@ def load(db: Database, today: date | None = None) -> LoadReport:
             )
             if not created:
                 skipped.append(org.spec.slug)
+                topped_up += keep_featured_current(tx, org, org_date)
                 continue
             # Seeded, not secret: the same data set on every machine.
             rng = random.Random(f"peer-badges-demo/{org.spec.slug}")  # noqa: S311
             _insert_people(tx, org)
             _insert_badges(tx, org)
-            activity_rows = _activities(org, today, rng)
-            training_rows = _trainings(org, today, rng)
+            activity_rows = _activities(org, org_date, rng)
+            training_rows = _trainings(org, org_date, rng)
             _insert_activities(tx, org, activity_rows)
             _insert_trainings(tx, org, training_rows)
             _settle_honoraria(tx, org, activity_rows)
+            added = keep_featured_current(tx, org, org_date)
         loaded.append(org.spec.slug)
-        activities += len(activity_rows)
+        activities += len(activity_rows) + added
         trainings += len(training_rows)
-    return LoadReport(tuple(loaded), tuple(skipped), activities, trainings)
+    return LoadReport(tuple(loaded), tuple(skipped), activities, trainings, topped_up)
+
+
+def featured_days(today: date) -> dict[date, list[date]]:
+    """Per ISO week (its Monday) of the last FEATURED_STREAK_WEEKS up to ``today``: the days on which
+    the featured mentor is active, FEATURED_PER_WEEK of them, none after ``today``."""
+    this_week = week_start(today)
+    weeks = [this_week - timedelta(weeks=back) for back in range(FEATURED_STREAK_WEEKS)]
+    # Tuesday and Friday; in the current week, no later than today (on a Monday, twice that day).
+    return {monday: [min(monday + timedelta(days=offset), today) for offset in (1, 4)] for monday in weeks}
+
+
+def keep_featured_current(tx: Transaction, org: DemoOrg, today: date) -> int:
+    """Give the featured mentor FEATURED_PER_WEEK approved activities in each recent ISO week that has
+    fewer (only what is missing, so a second call adds nothing); the number of activities added."""
+    planned = featured_days(today)
+    found = tx.query(
+        """SELECT CAST(date_trunc('week', activity_date) AS date) AS week, count(*) AS n
+             FROM activities
+            WHERE org_id = :org AND peer_mentor_id = :mentor AND status = 'approved' AND deleted_at IS NULL
+              AND activity_date BETWEEN :since AND :today
+            GROUP BY 1""",
+        org=org.id,
+        mentor=org.featured_mentor,
+        since=min(planned),
+        today=today,
+    )
+    have = {row["week"]: row["n"] for row in found}
+    days = [day for week, week_days in planned.items() for day in week_days[have.get(week, 0) :]]
+    if not days:
+        return 0
+    kind = max(org.spec.activity_mix, key=lambda name: org.spec.activity_mix[name])
+    now = datetime.now(UTC)
+    tx.execute(
+        """INSERT INTO activities
+               (org_id, peer_mentor_id, activity_type, activity_date, duration_minutes, status, created_at)
+           SELECT :org, :mentor, :kind, d.day, 60, 'approved', d.created
+             FROM unnest(CAST(:days AS date[]), CAST(:created AS timestamptz[])) AS d(day, created)""",
+        org=org.id,
+        mentor=org.featured_mentor,
+        kind=kind,
+        days=[day.isoformat() for day in days],
+        created=[min(datetime.combine(day, time(hour=12), UTC), now).isoformat() for day in days],
+    )
+    return len(days)
 
 
 def _insert_people(tx: Transaction, org: DemoOrg) -> None:

@@ -28,10 +28,14 @@ DESCRIPTION = (
     "Statistics, organisation-configured badges and awards for volunteer peer mentors. "
     "Every route needs `Authorization: Bearer <JWT>` (the HTTP API's JWT authorizer checks issuer, "
     "audience, signature and expiry; the caller is the token's `sub`), except the public Open Badges "
-    "documents a credential verifier fetches (issuer profile, achievement, credential status list). Errors have one shape: "
-    '`{"error": {"code", "message", "details": [{"path", "code", "message"}]}}`.'
+    "documents a credential verifier fetches (issuer profile, achievement, credential status list). "
+    'Errors have one shape: `{"error": {"code", "message", "details": [{"path", "code", "message"}]}}`. '
+    "Answers that API Gateway gives itself (401 from the authorizer, 429 when throttled, 500/503/504 "
+    'when the function fails or is slow) are `{"message": ...}` instead; every operation lists them.'
 )
 SECURITY_SCHEME = "jwt"
+LOCAL_TAG = "Local only"
+_LOCAL_TAG_TEXT = "Routes of `make run`'s local server only; API Gateway in AWS has none of them."
 
 
 class DocumentError(Exception):
@@ -63,9 +67,10 @@ def build_document(table: list[Route] | None = None) -> dict[str, Any]:
     """The merged document; handler modules must be importable (see install_lambda_paths)."""
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
+    from peer_badges.api_docs import TAGS
+
     paths: dict[str, dict[str, Any]] = {}
     components: dict[str, dict[str, Any]] = {}
-    tags: dict[str, Any] = {}
     for module_name in handler_modules(table):
         app = importlib.import_module(module_name).app
         schema = json.loads(app.get_openapi_json_schema(title=TITLE, version=API_VERSION))
@@ -75,8 +80,6 @@ def build_document(table: list[Route] | None = None) -> dict[str, Any]:
                     raise DocumentError(f"{method.upper()} {path} is described by two handlers")
                 paths.setdefault(path, {})[method] = operation
         _merge_components(components, schema.get("components", {}), module_name)
-        for tag in schema.get("tags", []):
-            tags.setdefault(tag["name"], tag)
     bearer = HTTPBearer(
         bearerFormat="JWT", description="An access token from the organisation's identity provider."
     )
@@ -91,7 +94,7 @@ def build_document(table: list[Route] | None = None) -> dict[str, Any]:
             if (method, path) in public:
                 operation["security"] = []  # no authorizer in front (template.yaml: Authorizer NONE)
             _add_edge_responses(operation, authorized=(method, path) not in public)
-    components.setdefault("schemas", {})["AuthorizerRejection"] = _AUTHORIZER_REJECTION
+    components.setdefault("schemas", {})[_GATEWAY_MESSAGE["title"]] = _GATEWAY_MESSAGE
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": API_VERSION, "description": DESCRIPTION},
@@ -100,43 +103,56 @@ def build_document(table: list[Route] | None = None) -> dict[str, Any]:
         "paths": dict(sorted(paths.items())),
         "components": {kind: dict(sorted(entries.items())) for kind, entries in sorted(components.items())},
     }
-    if tags:
-        document["tags"] = sorted(tags.values(), key=lambda tag: tag["name"])
+    used = {
+        tag
+        for operations in paths.values()
+        for operation in operations.values()
+        for tag in operation.get("tags", [])
+    }
+    # The explorer's sections, in the order peer_badges.api_docs gives them; an undeclared tag last.
+    declared = [{"name": name, "description": text} for name, text in TAGS.items() if name in used]
+    document["tags"] = declared + [{"name": name} for name in sorted(used - set(TAGS))]
     return document
 
 
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-_AUTHORIZER_REJECTION = {
+_GATEWAY_MESSAGE = {
     "type": "object",
-    "title": "AuthorizerRejection",
-    "description": "API Gateway's JWT authorizer's answer; the request never reached the function.",
+    "title": "GatewayMessage",
+    "description": (
+        "API Gateway's own answer: the request never reached the function (the JWT authorizer, "
+        "throttling) or the function's answer never came back (it failed or took too long)."
+    ),
     "properties": {"message": {"type": "string", "example": "Unauthorized"}},
     "required": ["message"],
 }
 
 
-_UNAUTHORIZED = {
-    "description": "No valid access token (missing, expired, wrong issuer/audience or signature).",
-    "content": {
-        "application/json": {
-            "schema": {
-                "anyOf": [
-                    {"$ref": "#/components/schemas/AuthorizerRejection"},
-                    {"$ref": "#/components/schemas/ErrorResponse"},
-                ]
-            }
-        }
-    },
-}
+def _gateway_or_error(description: str, **extra: Any) -> dict[str, Any]:
+    """A status both API Gateway (`{"message"}`) and the function (the error shape) can answer with."""
+    either = {
+        "anyOf": [
+            {"$ref": "#/components/schemas/GatewayMessage"},
+            {"$ref": "#/components/schemas/ErrorResponse"},
+        ]
+    }
+    return {"description": description, **extra, "content": {"application/json": {"schema": either}}}
+
+
+def _gateway(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/GatewayMessage"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _add_edge_responses(operation: dict[str, Any], authorized: bool) -> None:
-    """Statuses every route can give that no single route declares: the authorizer's 401 (its own
-    shape; not on public routes), the shared edge's 413/415 for bodies, and 503 with Retry-After when
-    the database is away."""
+    """Statuses every route can give that no single route declares: API Gateway's own (the authorizer's
+    401, not on public routes; throttling's 429, a failed or slow function's 500/503/504), the shared
+    edge's 413/415 for bodies, and the function's 503 with Retry-After when the database is away."""
     responses = operation.setdefault("responses", {})
     if authorized:
-        responses["401"] = _UNAUTHORIZED
+        responses["401"] = _gateway_or_error(
+            "No valid access token (missing, expired, wrong issuer/audience or signature)."
+        )
     else:
         responses.pop("401", None)
     if "requestBody" in operation:
@@ -145,12 +161,35 @@ def _add_edge_responses(operation: dict[str, Any], authorized: bool) -> None:
         )
         responses.setdefault("415", {"description": "The body is not application/json.", "content": _ERROR})
     responses.setdefault(
-        "503",
-        {
-            "description": "The database is briefly unavailable; retry after the Retry-After seconds.",
-            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-            "content": _ERROR,
-        },
+        "429",
+        _gateway(
+            "Throttled by API Gateway (the API's rate or burst limit): nothing was done; retry after a "
+            'pause, with backoff. Body `{"message": "Too Many Requests"}`.'
+        ),
+    )
+    responses.setdefault(
+        "500",
+        _gateway_or_error(
+            "Something failed unexpectedly. From the function: the error shape with code internal_error "
+            'and a correlation_id to quote. From API Gateway (`{"message": "Internal Server Error"}`): the '
+            "function crashed or answered malformed. Writes are transactional: retrying is safe."
+        ),
+    )
+    unavailable = _gateway_or_error(
+        "Temporarily unavailable: the database is briefly away (the error shape, with Retry-After "
+        'seconds), or API Gateway could not get an answer from the function (`{"message": '
+        '"Service Unavailable"}`). Retry after a pause.',
+        headers={"Retry-After": {"schema": {"type": "integer"}}},
+    )
+    if "503" in responses:  # the route's own 503 (e.g. not configured) joins the shared one
+        unavailable["description"] = f"{responses['503']['description']} Or: {unavailable['description']}"
+    responses["503"] = unavailable
+    responses.setdefault(
+        "504",
+        _gateway(
+            "API Gateway stopped waiting for the function (the integration timeout). The work may still "
+            "complete; repeating a write never applies it twice."
+        ),
     )
 
 
@@ -174,10 +213,15 @@ def with_local_routes(document: dict[str, Any]) -> dict[str, Any]:
     local["info"]["description"] += (
         "\n\nLocal mode: mint a token with `POST /_local/token`, then paste it under *Authorize*."
     )
+    local["tags"] = [*local.get("tags", []), {"name": LOCAL_TAG, "description": _LOCAL_TAG_TEXT}]
     local["paths"]["/_local/token"] = {
         "post": {
-            "tags": ["local only"],
+            "tags": [LOCAL_TAG],
             "summary": "Mint a local access token (local server only; not deployed)",
+            "description": (
+                'Send `{"sub": "<user uuid>"}` (a demo user id from the start screen) and paste the '
+                "access_token under Authorize. With `Accept: text/plain` the answer is the bare token."
+            ),
             "security": [],
             "requestBody": {
                 "required": True,

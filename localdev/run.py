@@ -49,7 +49,7 @@ from localdev.local_bus import LocalEventBus  # noqa: E402
 from localdev.openapi import build_document, with_local_routes  # noqa: E402
 from localdev.pg import admin_connection, start_embedded, with_database  # noqa: E402
 from localdev.scheduler import DRAIN_INTERVAL_S, DrainLoop, drain_schedule, quiet_idle_drains  # noqa: E402
-from localdev.server import LocalApi  # noqa: E402
+from localdev.server import FeaturedUser, LocalApi  # noqa: E402
 from localdev.template_routes import routes  # noqa: E402
 from localdev.tokens import TokenAuthority, state_dir  # noqa: E402
 from peer_badges import events  # noqa: E402
@@ -133,17 +133,26 @@ def _handler_status(invoker: Invoker, logical_ids: list[str]) -> dict[str, str |
     return status
 
 
+def try_path(user: demo.DemoUser) -> str:
+    """The request that shows what the user is featured for."""
+    org = f"/orgs/{user.org_id}"
+    if "milestone" in user.note:
+        return f"{org}/mentors/{user.user_id}/milestones"
+    if user.role == "peer_mentor":
+        return f"{org}/mentors/{user.user_id}/stats"
+    return f"{org}/mentor-stats"
+
+
 def _curl(base: str, user: demo.DemoUser) -> str:
     token = f"$(curl -s -H 'Accept: text/plain' -d '{{\"sub\":\"{user.user_id}\"}}' {base}/_local/token)"
-    org = f"{base}/orgs/{user.org_id}"
-    path = {
-        "org_admin": f"{org}/mentor-stats",
-        "coordinator": f"{org}/mentor-stats",
-        "peer_mentor": f"{org}/mentors/{user.user_id}/stats",
-    }[user.role]
-    if "milestone" in user.note:
-        path = f"{org}/mentors/{user.user_id}/milestones"
-    return f'curl -s -H "Authorization: Bearer {token}" {path}'
+    return f'curl -s -H "Authorization: Bearer {token}" {base}{try_path(user)}'
+
+
+def featured_users(users: list[demo.DemoUser]) -> list[FeaturedUser]:
+    return [
+        FeaturedUser(user.org_name, str(user.org_id), user.role, str(user.user_id), user.note, try_path(user))
+        for user in users
+    ]
 
 
 def startup_screen(
@@ -159,8 +168,8 @@ def startup_screen(
         "",
         "Peer badges: local API (the real handlers behind an HTTP API v2 stand-in)",
         "",
-        f"  API        {base}",
-        f"  Swagger    {base}/docs   (OpenAPI document: {base}/openapi.json)",
+        f"  Start      {base}/   (where to begin: the explorer, tokens, the demo users)",
+        f"  Explorer   {base}/docs   (OpenAPI document: {base}/openapi.json)",
         f"  Database   {database.description}",
     ]
     if database.shell:
@@ -247,6 +256,11 @@ def serve() -> None:
                 if report.loaded
                 else "already loaded (re-runs never duplicate it)"
             )
+            if report.topped_up:
+                demo_line += (
+                    f"; {report.topped_up} activities added to the featured mentors' last "
+                    f"{demo.FEATURED_STREAK_WEEKS} weeks so their streaks are live today"
+                )
             if report.loaded and report.skipped:
                 demo_line += f"; {', '.join(report.skipped)} already present"
         else:
@@ -287,6 +301,7 @@ def serve() -> None:
             invoker,
             cache(lambda: with_local_routes(build_document(table))),
             bus.events,
+            featured_users(users),
         )
         server = uvicorn.Server(
             uvicorn.Config(api.app(), log_level=os.environ["LOG_LEVEL"].lower(), access_log=True)

@@ -6,19 +6,22 @@ known path with another method), authorised like the HTTP API JWT authorizer (40
 send, and handed to the function's handler as configured in the template. The handler's result is
 mapped back the way API Gateway maps it.
 
-Local-only extras, never in template.yaml: `POST /_local/token` (mint a token), `GET /_local/jwks.json`,
-`GET /_local/events` (what was published to the local event bus), `GET /_local/health`,
-`GET /openapi.json` and the Swagger UI at `/docs`.
+Local-only extras, never in template.yaml: `GET /` (a start page pointing to the explorer, the token
+route and the demo users; JSON unless the client asks for HTML), `POST /_local/token` (mint a token),
+`GET /_local/jwks.json`, `GET /_local/events` (what was published to the local event bus),
+`GET /_local/health`, `GET /openapi.json` and the Swagger UI at `/docs`.
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
@@ -177,6 +180,18 @@ def _raw_path(request: Request) -> str:
     return raw.decode("latin-1").split("?", 1)[0] if raw else request.url.path
 
 
+@dataclass(frozen=True)
+class FeaturedUser:
+    """A demo user the start page (and the start-up screen) points to, and what to look at them for."""
+
+    org_name: str
+    org_id: str
+    role: str
+    user_id: str
+    featured_for: str
+    try_path: str  # a GET worth trying with this user's token
+
+
 class Functions(Protocol):
     """What the server needs from the Lambda runtime stand-in (localdev.lambda_runtime.Invoker)."""
 
@@ -191,12 +206,14 @@ class LocalApi:
         invoker: Functions,
         openapi_document: Callable[[], dict[str, Any]],
         published_events: Callable[[], list[dict[str, Any]]] = list,
+        featured: Sequence[FeaturedUser] = (),
     ) -> None:
         self.routes = routes
         self.authority = authority
         self.invoker = invoker
         self.openapi_document = openapi_document
         self.published_events = published_events
+        self.featured = tuple(featured)
 
     async def dispatch(self, request: Request) -> Response:
         path = _raw_path(request)
@@ -269,6 +286,19 @@ class LocalApi:
             logger.exception("cannot build the OpenAPI document")
             return _error(503, "openapi_unavailable", f"The OpenAPI document cannot be built: {error}")
 
+    async def home(self, request: Request) -> Response:
+        """Where a newcomer lands: the explorer, how to get a token, and whom to try it as."""
+        if "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(_start_page(self.featured, str(request.base_url).rstrip("/")))
+        return JSONResponse(
+            {
+                "api_explorer": "/docs",
+                "openapi": "/openapi.json",
+                "token": {"method": "POST", "path": "/_local/token", "body": {"sub": "<user uuid>"}},
+                "demo_users": [asdict(user) for user in self.featured],
+            }
+        )
+
     async def docs(self, _: Request) -> Response:
         return HTMLResponse(_SWAGGER_PAGE)
 
@@ -289,6 +319,7 @@ class LocalApi:
     def app(self) -> Starlette:
         application = Starlette(
             routes=[
+                HttpRoute("/", self.home, methods=["GET"]),
                 HttpRoute("/_local/token", self.mint_token, methods=["POST"]),
                 HttpRoute("/_local/jwks.json", self.jwks, methods=["GET"]),
                 HttpRoute("/_local/health", self.health, methods=["GET"]),
@@ -311,6 +342,52 @@ class LocalApi:
         )
         application.router.default = self._unrouted
         return application
+
+
+def _start_page(featured: Sequence[FeaturedUser], base: str) -> str:
+    rows = "\n".join(
+        "      <tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td><code>GET {}</code></td></tr>".format(
+            *(
+                html.escape(value)
+                for value in (user.org_name, user.role, user.user_id, user.featured_for, user.try_path)
+            )
+        )
+        for user in featured
+    )
+    users = (
+        "  <h2>Demo users</h2>\n  <p>Mint a token for one of them, then try the request beside it.</p>\n"
+        "  <table>\n      <tr><th>Organisation</th><th>Role</th><th>User id (sub)</th><th>Look at</th>"
+        f"<th>Try</th></tr>\n{rows}\n  </table>\n"
+        if featured
+        else ""
+    )
+    return _START_PAGE.replace("{base}", html.escape(base)).replace("{users}", users)
+
+
+_START_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Peer badges API (local)</title>
+  <style>body {font-family: sans-serif; max-width: 60rem; margin: 2rem auto; line-height: 1.5}
+         td, th {text-align: left; padding: 0.2rem 0.6rem 0.2rem 0; vertical-align: top}</style>
+</head>
+<body>
+  <h1>Peer badges API (local)</h1>
+  <p>The real handlers behind a local stand-in for API Gateway's HTTP API, routed from template.yaml.</p>
+  <ul>
+    <li><a href="/docs">API explorer</a>: every route, grouped by what it is for, with examples
+        (the document itself: <a href="/openapi.json">/openapi.json</a>).</li>
+    <li>Every API route needs a bearer token. Mint one with <code>POST /_local/token</code> and
+        <code>{"sub": "&lt;user uuid&gt;"}</code> (in the explorer under <em>Local only</em>), then paste
+        its <code>access_token</code> under <em>Authorize</em>. From a shell:
+        <code>curl -s -H 'Accept: text/plain' -d '{"sub": "&lt;user uuid&gt;"}' {base}/_local/token</code></li>
+    <li>Events published to the local bus: <a href="/_local/events">/_local/events</a>;
+        health: <a href="/_local/health">/_local/health</a>.</li>
+  </ul>
+{users}</body>
+</html>
+"""
 
 
 _SWAGGER_PAGE = """<!DOCTYPE html>

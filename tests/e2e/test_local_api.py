@@ -74,7 +74,7 @@ def _earned(client: httpx.Client, org_id: object, mentor_id: object) -> list[dic
 
 def test_the_start_up_screen_shows_urls_and_a_working_curl_line_per_demo_user(local_api: LocalApi) -> None:
     screen = local_api.log()
-    assert f"API        {local_api.base_url}" in screen
+    assert f"Start      {local_api.base_url}/ " in screen
     assert f"{local_api.base_url}/docs" in screen
     for user in demo.showcase_users():
         assert str(user.user_id) in screen
@@ -95,6 +95,10 @@ def test_the_openapi_document_and_swagger_ui_are_served(local_api: LocalApi) -> 
     assert "/orgs/{org_id}/mentors/{mentor_id}/stats" in document["paths"]
     assert "/_local/token" in document["paths"]
     assert "swagger-ui" in httpx.get(f"{local_api.base_url}/docs", timeout=10).text
+    # The root is where a newcomer starts: it points to the explorer and lists the demo users
+    start = httpx.get(f"{local_api.base_url}/", headers={"Accept": "text/html"}, timeout=10)
+    assert start.status_code == 200 and 'href="/docs"' in start.text
+    assert all(str(user.user_id) in start.text for user in demo.showcase_users())
 
 
 # --- the authorizer --------------------------------------------------------------------------

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, timedelta
+from itertools import pairwise
 
 import pytest
 
 from localdev import demo
 from peer_badges import db as db_module
+from peer_badges import stats
 from peer_badges.criteria import validate_criteria
+from peer_badges.definitions_cache import DefinitionsCache
 from peer_badges.migrations import migrate
 from peer_badges.settings import Settings
 
@@ -188,3 +191,72 @@ def test_blindeforbundet_has_amounts_payouts_in_every_state_and_one_mentor_over_
         org=org.id,
     )
     assert mismatched == []
+
+
+# --- the featured users show what they are featured for, whatever the day ---------------------
+
+
+def _featured_state(database: db_module.Database, today: date) -> dict[str, tuple[int, int | None]]:
+    """Per organisation: the featured mentor's current streak, and (Blindeforbundet) how many
+    assignments the new mentor still needs for the next honorarium threshold, as of ``today``."""
+    state: dict[str, tuple[int, int | None]] = {}
+    for org in demo.demo_orgs():
+        defined = DefinitionsCache(ttl=0).get(database, org.id)  # this database's, never another's
+        featured = stats.load_stats(database, org.id, org.featured_mentor, today, defined)
+        remaining = None
+        if org.spec.slug == "blindeforbundet":
+            newcomer = stats.load_stats(database, org.id, org.almost_milestone_mentor, today, defined)
+            remaining = newcomer.honorar.remaining_to_next
+        state[org.spec.slug] = (featured.streak.current_streak_weeks, remaining)
+    return state
+
+
+def _assert_featured(state: dict[str, tuple[int, int | None]]) -> None:
+    for slug, (streak, _) in state.items():
+        assert streak >= demo.FEATURED_STREAK_WEEKS, f"{slug}'s featured mentor has no live streak"
+    assert state["blindeforbundet"][1] == 1, "the new mentor is not one assignment from the honorarium"
+
+
+def test_the_featured_users_show_what_they_are_featured_for(
+    db: db_module.Database, loaded: demo.LoadReport
+) -> None:
+    # Given the demo set loaded on a Monday (the current ISO week is one day old)
+    assert TODAY.weekday() == 0
+    # Then each featured mentor's streak is live, and the newcomer is one assignment from the honorarium
+    _assert_featured(_featured_state(db, TODAY))
+    notes = [user.note for user in demo.showcase_users() if user.role == "peer_mentor"]
+    assert any("live streak" in note for note in notes) and any("honorarium" in note for note in notes)
+
+
+def test_the_featured_users_stay_current_whatever_the_day_and_on_a_later_re_run(
+    database_factory: Callable[[], str],
+) -> None:
+    other = _database(database_factory())
+    try:
+        # Given the demo set loaded on the Sunday clocks go forward (the last day of an ISO week)
+        first = date(2026, 3, 29)
+        demo.load(other, today=first)
+        _assert_featured(_featured_state(other, first))
+        # When `make run` runs again on a later day, in ISO week 53 of 2026 (a year boundary)
+        later = date(2027, 1, 1)
+        report = demo.load(other, today=later)
+        # Then nothing is reloaded, but the featured mentors' missing recent weeks are filled in
+        assert report.loaded == () and report.topped_up > 0
+        _assert_featured(_featured_state(other, later))
+        # And a third run that day adds nothing
+        assert demo.load(other, today=later).topped_up == 0
+    finally:
+        other.close()
+
+
+def test_featured_days_are_the_last_weeks_up_to_today_and_never_after() -> None:
+    start = date(2026, 12, 20)
+    for today in (start + timedelta(days=offset) for offset in range(21)):
+        planned = demo.featured_days(today)
+        mondays = sorted(planned)
+        assert len(mondays) == demo.FEATURED_STREAK_WEEKS
+        assert mondays[-1] == today - timedelta(days=today.weekday())
+        assert all(later - earlier == timedelta(weeks=1) for earlier, later in pairwise(mondays))
+        for monday, days in planned.items():
+            assert len(days) == demo.FEATURED_PER_WEEK
+            assert all(monday <= day <= min(today, monday + timedelta(days=6)) for day in days)

@@ -22,14 +22,19 @@ AUTHORISED_INSIDE_LOGIC: dict[str, str] = {}
 # Reads that fetch the caller's access together with the data, in one round trip, decide nothing, and
 # must be followed at once by the route's require_* call on that access.
 ACCESS_READS = {"read_mentor_stats"}
-# Routes anyone may call (none yet; SPEC 8.6 adds the Open Badges issuer documents).
-PUBLIC: dict[str, str] = {}
+# Routes anyone may call, and why (template.yaml: Authorizer NONE; tests/integration/test_template.py).
+PUBLIC: dict[str, str] = {
+    "award_badge.routes.get_issuer": "SPEC 8.6: a verifier fetches the issuer profile without an account",
+    "award_badge.routes.get_achievement": "SPEC 8.6: a verifier fetches the achievement without an account",
+    "award_badge.routes.get_status_list": "SPEC 8.6: a verifier fetches the status list without an account",
+}
 # Layer modules that authorise inside a read, and why (none: authorisation is in the routes).
 LOGIC_THAT_AUTHORISES: dict[str, str] = {}
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 PREAMBLE_CALLS = {"get_database", "caller_id"}
-REPLIES = {"reply", "cacheable_response", "text_reply"}
+# peer_badges.api's replies, and award_badge.linked_data's JSON-LD reply (its media type and caching).
+REPLIES = {"reply", "cacheable_response", "text_reply", "linked_data_response"}
 DB_METHODS = {"query", "query_one", "execute", "transaction"}
 SQL = re.compile(r"\b(SELECT|INSERT\s+INTO|UPDATE|DELETE\s+FROM)\b[\s\S]*\b(FROM|SET|VALUES|WHERE)\b")
 

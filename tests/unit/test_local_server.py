@@ -20,7 +20,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
-from localdev.server import LocalApi
+from localdev.server import FeaturedUser, LocalApi
 from localdev.template_routes import routes
 from localdev.tokens import TokenAuthority
 
@@ -255,3 +255,32 @@ def test_a_path_segment_with_a_control_character_still_reaches_the_template_rout
     function, event = functions.calls[-1]
     assert function == "GetStatsFunction"
     assert event["pathParameters"]["mentor_id"] == "bad\nid"
+
+
+def test_the_root_points_a_browser_to_the_explorer_the_token_route_and_the_demo_users(
+    authority: TokenAuthority, functions: RecordingFunctions
+) -> None:
+    # Given a local API that features a demo mentor
+    mentor = FeaturedUser(
+        "NHF", ORG, "peer_mentor", MENTOR, "a live <streak>", f"/orgs/{ORG}/mentors/{MENTOR}/stats"
+    )
+    api = LocalApi(routes(), authority, functions, lambda: {}, featured=[mentor])
+    client = TestClient(api.app())
+    # When a browser opens /
+    page = client.get("/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    # Then it gets a page linking to the explorer, explaining the token route and listing the user
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'href="/docs"' in page.text and "POST /_local/token" in page.text
+    assert "http://testserver/_local/token" in page.text
+    assert MENTOR in page.text and "a live &lt;streak&gt;" in page.text
+    # And no function ran, and no token was needed
+    assert functions.calls == []
+
+
+def test_the_root_answers_a_script_with_the_same_pointers_as_json(client: TestClient) -> None:
+    body = client.get("/").json()
+    assert body["api_explorer"] == "/docs" and body["openapi"] == "/openapi.json"
+    assert body["token"] == {"method": "POST", "path": "/_local/token", "body": {"sub": "<user uuid>"}}
+    assert body["demo_users"] == []
+    # Other methods on / are the HTTP API's, which has no such route
+    assert client.post("/").status_code == 404

@@ -8,6 +8,7 @@ import pytest
 
 from localdev.openapi import (
     DOCUMENT_PATH,
+    LOCAL_TAG,
     SECURITY_SCHEME,
     build_document,
     handler_modules,
@@ -16,6 +17,8 @@ from localdev.openapi import (
     with_local_routes,
 )
 from localdev.template_routes import routes
+from peer_badges.api_docs import TAGS
+from peer_badges.criteria import KNOWN_TYPES
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +90,85 @@ def test_only_the_templates_public_routes_are_described_without_a_token(document
     assert tokenless == public
     for method, path in public:
         assert "401" not in document["paths"][path][method]["responses"]
+
+
+OPERATION_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def _operations(document: dict) -> list[tuple[str, dict]]:
+    return [
+        (f"{method.upper()} {path}", operation)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if method in OPERATION_METHODS
+    ]
+
+
+def test_every_operation_sits_in_one_described_section_with_a_summary_and_a_description(
+    document: dict,
+) -> None:
+    # Given the sections the document declares, with their descriptions
+    sections = {tag["name"]: tag.get("description", "") for tag in document["tags"]}
+    assert all(sections.values()), "every section needs a description (peer_badges.api_docs.TAGS)"
+    for label, operation in _operations(document):
+        # Then each operation names exactly one of them, says in one line what it does (not its
+        # method and path, Powertools' default) and explains itself
+        assert len(operation.get("tags", [])) == 1 and operation["tags"][0] in sections, label
+        summary = operation["summary"]
+        assert summary != label and "\n" not in summary and len(summary) <= 80, label
+        assert len(operation.get("description", "")) >= 40, f"{label} needs a description"
+
+
+def test_the_sections_are_those_a_reader_looks_for_in_the_declared_order(document: dict) -> None:
+    names = [tag["name"] for tag in document["tags"]]
+    assert (
+        names[:6]
+        == list(TAGS)[:6]
+        == [
+            "Statistics",
+            "Earned badges",
+            "Badge definitions",
+            "Evaluations",
+            "Payouts",
+            "Settings",
+        ]
+    )
+    # No section is declared without an operation in it
+    used = {operation["tags"][0] for _, operation in _operations(document)}
+    assert set(names) == used
+
+
+def test_every_operation_documents_what_api_gateway_itself_answers(document: dict) -> None:
+    gateway = "#/components/schemas/GatewayMessage"
+    for label, operation in _operations(document):
+        responses = operation["responses"]
+        public = operation.get("security") == []  # no authorizer, so no 401 of its own
+        for status in ("429", "500", "503", "504") if public else ("401", "429", "500", "503", "504"):
+            schema = responses[status]["content"]["application/json"]["schema"]
+            refs = [option["$ref"] for option in schema.get("anyOf", [schema])]
+            assert gateway in refs, f"{label} {status}"
+        assert "Retry-After" in responses["503"]["headers"], label
+    assert document["components"]["schemas"]["GatewayMessage"]["required"] == ["message"]
+
+
+def test_every_request_body_offers_examples_and_criteria_bodies_one_per_type(document: dict) -> None:
+    for label, operation in _operations(document):
+        if "requestBody" in operation:
+            assert operation["requestBody"]["content"]["application/json"].get("examples"), label
+    base = document["paths"]["/orgs/{org_id}/badge-definitions"]
+    bodies = {
+        "create": base["post"],
+        "validate": document["paths"]["/orgs/{org_id}/badge-definitions/validate"]["post"],
+        "preview": document["paths"]["/orgs/{org_id}/badge-definitions/preview"]["post"],
+    }
+    for name, operation in bodies.items():
+        examples = operation["requestBody"]["content"]["application/json"]["examples"].values()
+        documents = [example["value"].get("criteria", example["value"]) for example in examples]
+        assert {criteria["type"] for criteria in documents} >= set(KNOWN_TYPES), name
+
+
+def test_the_local_document_adds_its_own_section(document: dict) -> None:
+    local = with_local_routes(document)
+    assert local["tags"][-1]["name"] == LOCAL_TAG and local["tags"][-1]["description"]
+    assert local["paths"]["/_local/token"]["post"]["tags"] == [LOCAL_TAG]
+    assert LOCAL_TAG not in {tag["name"] for tag in document["tags"]}

@@ -5,7 +5,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from award_badge import credentials, public
+from award_badge import credential_routes, public_routes
 from award_badge.payout_routes import router as payout_router
 from award_badge.routes import router
 from peer_badges.api import create_app
@@ -15,8 +15,8 @@ metrics = Metrics(namespace="PeerBadges", service="peer-badges")
 app = create_app()
 app.include_router(router)
 app.include_router(payout_router)
-app.include_router(credentials.router)
-app.include_router(public.router)
+app.include_router(credential_routes.router)
+app.include_router(public_routes.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

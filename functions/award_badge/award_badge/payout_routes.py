@@ -10,12 +10,12 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from peer_badges import payout_actions, payouts
-from peer_badges.api import caller_id, documented_responses, reply, request_id, text_reply
+from peer_badges import api_docs, payout_actions, payouts
+from peer_badges.api import caller_id, documented_responses, examples, reply, request_id, text_reply
 from peer_badges.auth import require_admin, require_payout_reader
 from peer_badges.db import get_database
 from peer_badges.models import CancelRequest, HonorarPayout, Page, PaidRequest
@@ -42,10 +42,20 @@ Year = Annotated[int | None, Query(ge=2000, le=2100, description="Only this inco
 MentorFilter = Annotated[UUID | None, Query(description="Only this peer mentor's payouts.")]
 Limit = Annotated[int, Query(ge=1, le=payouts.MAX_PAGE_SIZE, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor from the previous page.")]
+PaidBody = Annotated[PaidRequest, Body(openapi_examples=examples(api_docs.PAID_EXAMPLES))]
+CancelBody = Annotated[CancelRequest, Body(openapi_examples=examples(api_docs.CANCEL_EXAMPLES))]
+TAGS = [api_docs.PAYOUTS]
 
 
 @router.get(
     PAYOUTS,
+    summary="Honorarium payouts",
+    description=(
+        "Newest first, a page at a time, filtered by status, income year or mentor. Admins see every "
+        "payout, coordinators their mentors', a mentor their own. Each carries the mentor's year-to-date "
+        "sum of approved and paid payouts and whether it exceeds the organisation's tax-free limit."
+    ),
+    tags=TAGS,
     responses=documented_responses(
         _MEANING, {200: "The payouts the caller may see, newest first."}, 400, 401, 403
     ),
@@ -66,6 +76,12 @@ def list_payouts(
 
 @router.get(
     PAYOUTS + "/export",
+    summary="Export payouts as CSV",
+    description=(
+        "Admins only: UTF-8 CSV with a header row and one row per payout, oldest first, for bookkeeping; "
+        "filtered by income year and status."
+    ),
+    tags=TAGS,
     responses=documented_responses(
         _MEANING, {200: ("CSV (UTF-8, header row), oldest first.", "text/csv")}, 400, 401, 403, 422
     ),
@@ -86,7 +102,16 @@ def _documented(success: str) -> dict[int, OpenAPIResponse]:
     return documented_responses(_MEANING, {200: success}, *_TRANSITION_ERRORS)
 
 
-@router.post(ONE + "/approve", responses=_documented("The payout, approved."))
+@router.post(
+    ONE + "/approve",
+    summary="Approve a payout",
+    description=(
+        "Admins only: pending to approved (publishes HonorarPayoutApproved). Approving over the tax-free "
+        "limit is allowed and answers with exceeds_tax_free_limit set; approving again answers 200 unchanged."
+    ),
+    tags=TAGS,
+    responses=_documented("The payout, approved."),
+)
 def approve_payout(org_id: UUID, payout_id: UUID) -> Response[HonorarPayout]:
     db = get_database()
     caller = caller_id(router)
@@ -97,8 +122,17 @@ def approve_payout(org_id: UUID, payout_id: UUID) -> Response[HonorarPayout]:
     return reply(payout)
 
 
-@router.post(ONE + "/paid", responses=_documented("The payout, paid."))
-def mark_payout_paid(org_id: UUID, payout_id: UUID, body: PaidRequest) -> Response[HonorarPayout]:
+@router.post(
+    ONE + "/paid",
+    summary="Mark a payout paid",
+    description=(
+        "Admins only: approved to paid with the payment's reference (publishes HonorarPayoutPaid). "
+        "Repeating it with the same reference answers 200 unchanged; another reference is 409."
+    ),
+    tags=TAGS,
+    responses=_documented("The payout, paid."),
+)
+def mark_payout_paid(org_id: UUID, payout_id: UUID, body: PaidBody) -> Response[HonorarPayout]:
     db = get_database()
     caller = caller_id(router)
     require_admin(db, org_id, caller, MANAGE)
@@ -108,8 +142,14 @@ def mark_payout_paid(org_id: UUID, payout_id: UUID, body: PaidRequest) -> Respon
     return reply(payout)
 
 
-@router.post(ONE + "/cancel", responses=_documented("The payout, cancelled."))
-def cancel_payout(org_id: UUID, payout_id: UUID, body: CancelRequest) -> Response[HonorarPayout]:
+@router.post(
+    ONE + "/cancel",
+    summary="Cancel a payout",
+    description="Admins only: a pending or approved payout is cancelled with a reason; a paid one cannot be.",
+    tags=TAGS,
+    responses=_documented("The payout, cancelled."),
+)
+def cancel_payout(org_id: UUID, payout_id: UUID, body: CancelBody) -> Response[HonorarPayout]:
     db = get_database()
     caller = caller_id(router)
     require_admin(db, org_id, caller, MANAGE)

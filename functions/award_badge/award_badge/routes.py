@@ -10,11 +10,11 @@ from typing import Annotated
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from peer_badges import awards
-from peer_badges.api import caller_id, documented_responses, reply, request_id
+from peer_badges import api_docs, awards
+from peer_badges.api import caller_id, documented_responses, examples, reply, request_id
 from peer_badges.auth import require_admin, require_mentor_manager, require_mentor_reader
 from peer_badges.db import get_database
 from peer_badges.models import AwardRequest, EarnedBadge, Page, RevokeRequest
@@ -35,10 +35,20 @@ _MEANING = {
 Limit = Annotated[int, Query(ge=1, le=awards.MAX_PAGE_SIZE, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor from the previous page.")]
 IncludeRevoked = Annotated[bool, Query(description="Include revoked badges (marked by revoked_at).")]
+AwardBody = Annotated[AwardRequest, Body(openapi_examples=examples(api_docs.AWARD_EXAMPLES))]
+RevokeBody = Annotated[RevokeRequest, Body(openapi_examples=examples(api_docs.REVOKE_EXAMPLES))]
+TAGS = [api_docs.EARNED_BADGES]
 
 
 @router.get(
     BADGES,
+    summary="A mentor's earned badges",
+    description=(
+        "Newest first, a page at a time (follow next_cursor); revoked badges are included, marked by "
+        "revoked_at, unless include_revoked=false. Each badge keeps the definition revision and the "
+        "criteria it was earned under. For the mentor, their coordinators and the organisation's admins."
+    ),
+    tags=TAGS,
     responses=documented_responses(
         _MEANING, {200: "The mentor's earned badges, newest first."}, 400, 401, 403
     ),
@@ -60,6 +70,13 @@ def list_earned_badges(
 
 @router.post(
     BADGES,
+    summary="Award a badge by hand",
+    description=(
+        "For badges that need a person's judgement (manual criteria) or a level given early. 201 with "
+        "the new badge; 200 with the existing one when that badge and level were already awarded, so a "
+        "retry is safe. Publishes BadgeAwarded once. For the mentor's coordinators and admins."
+    ),
+    tags=TAGS,
     status_code=201,
     responses=documented_responses(
         _MEANING,
@@ -72,7 +89,7 @@ def list_earned_badges(
         422,
     ),
 )
-def award_badge(org_id: UUID, mentor_id: UUID, body: AwardRequest) -> Response[EarnedBadge]:
+def award_badge(org_id: UUID, mentor_id: UUID, body: AwardBody) -> Response[EarnedBadge]:
     db = get_database()
     caller = caller_id(router)
     require_mentor_manager(db, org_id, caller, mentor_id)
@@ -82,10 +99,16 @@ def award_badge(org_id: UUID, mentor_id: UUID, body: AwardRequest) -> Response[E
 
 @router.post(
     BADGES + "/<earned_badge_id>/revoke",
+    summary="Revoke an earned badge",
+    description=(
+        "Admins only, with a reason. The badge stays, marked revoked (it is never deleted), and a pending "
+        "or approved honorarium payout for it is cancelled; a paid one stays paid."
+    ),
+    tags=TAGS,
     responses=documented_responses(_MEANING, {200: "The badge, now revoked."}, 400, 401, 403, 404, 409, 422),
 )
 def revoke_badge(
-    org_id: UUID, mentor_id: UUID, earned_badge_id: UUID, body: RevokeRequest
+    org_id: UUID, mentor_id: UUID, earned_badge_id: UUID, body: RevokeBody
 ) -> Response[EarnedBadge]:
     db = get_database()
     caller = caller_id(router)

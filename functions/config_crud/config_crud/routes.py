@@ -12,8 +12,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from peer_badges import definitions, preview
-from peer_badges.api import caller_id, documented_responses, reply, request_id
+from peer_badges import api_docs, definitions, preview
+from peer_badges.api import caller_id, documented_responses, examples, reply, request_id
 from peer_badges.auth import require_admin, require_member
 from peer_badges.db import get_database
 from peer_badges.errors import BadRequest
@@ -45,15 +45,23 @@ IfMatch = Annotated[
     str | None, Header(description='The revision from the ETag, e.g. "3"; a mismatch is refused with 412.')
 ]
 DraftBody = Annotated[
-    dict[str, Any], Body(description='A criteria document, or a draft {"criteria": {...}, "name": ...}.')
+    dict[str, Any],
+    Body(
+        description='A criteria document, or a draft {"criteria": {...}, "name": ...}.',
+        openapi_examples=examples(api_docs.validate_examples()),
+    ),
 ]
 PreviewBody = Annotated[
     dict[str, Any],
     Body(
         description='A criteria document, or a draft {"criteria": {...}, "name": ..., "sample_size": 10}: '
-        "the draft's other fields are checked as in a PATCH, its criteria previewed."
+        "the draft's other fields are checked as in a PATCH, its criteria previewed.",
+        openapi_examples=examples(api_docs.preview_examples()),
     ),
 ]
+CreateBody = Annotated[BadgeDefinitionCreate, Body(openapi_examples=examples(api_docs.definition_examples()))]
+PatchBody = Annotated[BadgeDefinitionPatch, Body(openapi_examples=examples(api_docs.PATCH_EXAMPLES))]
+TAGS = [api_docs.BADGE_DEFINITIONS]
 
 
 def _etag(definition: BadgeDefinition) -> dict[str, str]:
@@ -73,7 +81,14 @@ def _revision(if_match: str | None) -> int | None:
 
 
 @router.get(
-    BASE, responses=documented_responses(_MEANING, {200: ("OK", Page[BadgeDefinition])}, 400, 401, 403)
+    BASE,
+    summary="The organisation's badge definitions",
+    description=(
+        "Every definition of the organisation, active or not; archived ones only with "
+        "include_archived=true. For every member of the organisation."
+    ),
+    tags=TAGS,
+    responses=documented_responses(_MEANING, {200: ("OK", Page[BadgeDefinition])}, 400, 401, 403),
 )
 def list_badge_definitions(
     org_id: UUID, include_archived: Annotated[bool, Query()] = False
@@ -86,10 +101,18 @@ def list_badge_definitions(
 
 @router.post(
     BASE,
+    summary="Create a badge definition",
+    description=(
+        "Admins only. The criteria are validated (422 lists every problem at its path); the key must be "
+        "new in the organisation (409). Answers 201 with the definition, its revision as the ETag and its "
+        "Location. Creating it queues a backfill: mentors who already qualify are awarded within "
+        "seconds, quietly (source backfill), dated when they crossed it."
+    ),
+    tags=TAGS,
     status_code=201,
     responses=documented_responses(_MEANING, {201: ("Created", BadgeDefinition)}, 400, 401, 403, 409, 422),
 )
-def create_badge_definition(org_id: UUID, body: BadgeDefinitionCreate) -> Response[BadgeDefinition]:
+def create_badge_definition(org_id: UUID, body: CreateBody) -> Response[BadgeDefinition]:
     db = get_database()
     caller = caller_id(router)
     require_admin(db, org_id, caller, CHANGE)
@@ -100,6 +123,12 @@ def create_badge_definition(org_id: UUID, body: BadgeDefinitionCreate) -> Respon
 
 @router.post(
     BASE + "/validate",
+    summary="Check criteria without saving",
+    description=(
+        "Admins only; nothing is stored. Send a criteria document or a whole draft; the answer is 200 "
+        "with valid and every problem as {path, code, message}, so a form can show them all at once."
+    ),
+    tags=TAGS,
     responses=documented_responses(_MEANING, {200: ("OK", ValidationResult)}, 400, 401, 403),
 )
 def validate_badge_definition(org_id: UUID, body: DraftBody) -> Response[ValidationResult]:
@@ -110,6 +139,12 @@ def validate_badge_definition(org_id: UUID, body: DraftBody) -> Response[Validat
 
 @router.post(
     BASE + "/preview",
+    summary="Who would qualify under these criteria",
+    description=(
+        "Admins only; nothing is stored or awarded. Evaluates the criteria against the organisation's "
+        "current peer mentors: how many qualify, out of how many, and a sample of them."
+    ),
+    tags=TAGS,
     responses=documented_responses(_MEANING, {200: ("OK", preview.DefinitionPreview)}, 400, 401, 403, 422),
 )
 def preview_badge_definition(org_id: UUID, body: PreviewBody) -> Response[preview.DefinitionPreview]:
@@ -118,7 +153,13 @@ def preview_badge_definition(org_id: UUID, body: PreviewBody) -> Response[previe
     return reply(preview.preview_draft(db, org_id, body))
 
 
-@router.get(ONE, responses=documented_responses(_MEANING, {200: ("OK", BadgeDefinition)}, 400, 401, 403, 404))
+@router.get(
+    ONE,
+    summary="One badge definition",
+    description="For every member of the organisation; the ETag is the revision to send in If-Match.",
+    tags=TAGS,
+    responses=documented_responses(_MEANING, {200: ("OK", BadgeDefinition)}, 400, 401, 403, 404),
+)
 def get_badge_definition(org_id: UUID, definition_id: UUID) -> Response[BadgeDefinition]:
     db = get_database()
     require_member(db, org_id, caller_id(router))
@@ -128,12 +169,19 @@ def get_badge_definition(org_id: UUID, definition_id: UUID) -> Response[BadgeDef
 
 @router.patch(
     ONE,
+    summary="Change a badge definition",
+    description=(
+        "Admins only. Send only the fields that change; with If-Match the change is refused (412) if "
+        "someone else changed the definition meanwhile. Every change raises the revision. New criteria "
+        "queue a backfill; a rename or description change re-evaluates nothing. Earned badges stay."
+    ),
+    tags=TAGS,
     responses=documented_responses(
         _MEANING, {200: ("OK", BadgeDefinition)}, 400, 401, 403, 404, 409, 412, 422
     ),
 )
 def update_badge_definition(
-    org_id: UUID, definition_id: UUID, body: BadgeDefinitionPatch, if_match: IfMatch = None
+    org_id: UUID, definition_id: UUID, body: PatchBody, if_match: IfMatch = None
 ) -> Response[BadgeDefinition]:
     db = get_database()
     caller = caller_id(router)
@@ -146,6 +194,9 @@ def update_badge_definition(
 
 @router.delete(
     ONE,
+    summary="Delete a badge definition nobody has earned",
+    description="Admins only. A definition with earned badges cannot be deleted (409): archive it instead.",
+    tags=TAGS,
     status_code=204,
     responses=documented_responses(_MEANING, {204: "Deleted"}, 400, 401, 403, 404, 409, 412),
 )
@@ -159,6 +210,12 @@ def delete_badge_definition(org_id: UUID, definition_id: UUID, if_match: IfMatch
 
 @router.post(
     ONE + "/archive",
+    summary="Archive a badge definition",
+    description=(
+        "Admins only. Nothing new is awarded under it and it leaves the default listing; what was "
+        "earned stays. Undo with unarchive."
+    ),
+    tags=TAGS,
     responses=documented_responses(_MEANING, {200: ("OK", BadgeDefinition)}, 400, 401, 403, 404, 412),
 )
 def archive_badge_definition(
@@ -175,6 +232,9 @@ def archive_badge_definition(
 
 @router.post(
     ONE + "/unarchive",
+    summary="Bring an archived badge definition back",
+    description="Admins only. It queues a backfill: mentors who qualified meanwhile are awarded, quietly.",
+    tags=TAGS,
     responses=documented_responses(_MEANING, {200: ("OK", BadgeDefinition)}, 400, 401, 403, 404, 412),
 )
 def unarchive_badge_definition(

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from peer_badges import payouts, stats
 from peer_badges.api import cacheable_response, caller_id, documented_responses, request_time
+from peer_badges.api_docs import STATISTICS
 from peer_badges.auth import (
     require_mentor_reader,
     require_mentors_in_scope,
@@ -56,7 +57,18 @@ def _cacheable(model: type[BaseModel], *errors: int) -> dict[int, Any]:
 
 # The body is already JSON text (the ETag is computed over it), so the return annotation does not
 # re-validate it; the 200 schema comes from `responses` in the OpenAPI document.
-@router.get(MENTOR + "/stats", responses=_cacheable(PeerMentorStats, 400, 401, 403, 404))
+@router.get(
+    MENTOR + "/stats",
+    summary="A mentor's statistics",
+    description=(
+        "Counts by activity type and minutes, the weekly streak (ISO weeks in the organisation's time "
+        "zone; alive while its last week is this week or last week), completed trainings and the "
+        "honorarium progress with its payouts. Only approved, undeleted activities dated up to today "
+        "count. For the mentor, their coordinators and the organisation's admins."
+    ),
+    tags=[STATISTICS],
+    responses=_cacheable(PeerMentorStats, 400, 401, 403, 404),
+)
 def get_mentor_stats(org_id: UUID, mentor_id: UUID, if_none_match: IfNoneMatch = None) -> Response[Any]:
     db = get_database()
     # Access and stats come in one round trip; nothing is used before the caller is authorised.
@@ -72,7 +84,17 @@ def get_mentor_stats(org_id: UUID, mentor_id: UUID, if_none_match: IfNoneMatch =
     return cacheable_response(payouts.with_payouts(db, read.stats()), if_none_match)
 
 
-@router.get(MENTOR + "/milestones", responses=_cacheable(MilestoneStatus, 400, 401, 403, 404))
+@router.get(
+    MENTOR + "/milestones",
+    summary="A mentor's progress towards each badge",
+    description=(
+        "One item per active badge definition and level: progress as current/target, earned or not and "
+        "when, plus the honorarium thresholds crossed and the next one. For the mentor, their "
+        "coordinators and the organisation's admins."
+    ),
+    tags=[STATISTICS],
+    responses=_cacheable(MilestoneStatus, 400, 401, 403, 404),
+)
 def get_mentor_milestones(org_id: UUID, mentor_id: UUID, if_none_match: IfNoneMatch = None) -> Response[Any]:
     db = get_database()
     require_mentor_reader(db, org_id, caller_id(router), mentor_id)
@@ -82,7 +104,17 @@ def get_mentor_milestones(org_id: UUID, mentor_id: UUID, if_none_match: IfNoneMa
     return cacheable_response(result, if_none_match)
 
 
-@router.get("/orgs/<org_id>/mentor-stats", responses=_cacheable(Page[PeerMentorStats], 400, 401, 403))
+@router.get(
+    "/orgs/<org_id>/mentor-stats",
+    summary="Statistics of many mentors (the overview)",
+    description=(
+        "Coordinators see their assigned mentors, admins every mentor. Repeat mentor_id to ask for "
+        "specific mentors (403 naming any outside your scope); leave it out for everyone you can see, "
+        "a page at a time (follow next_cursor)."
+    ),
+    tags=[STATISTICS],
+    responses=_cacheable(Page[PeerMentorStats], 400, 401, 403),
+)
 def list_mentor_stats(
     org_id: UUID,
     mentor_id: MentorIds = None,

@@ -23,6 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.models import Example
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
@@ -290,6 +291,11 @@ def documented_responses(
             "content": {"application/json": {"model": ErrorResponse}},
         }
     return documented
+
+
+def examples(named: Mapping[str, tuple[str, Any]]) -> dict[str, Example]:
+    """A request body's `openapi_examples=`: the explorer's menu of bodies (peer_badges.api_docs)."""
+    return {name: Example(summary=summary, value=value) for name, (summary, value) in named.items()}
 
 
 def text_reply(body: str, content_type: str, headers: dict[str, str] | None = None) -> Response:

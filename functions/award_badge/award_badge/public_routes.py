@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from award_badge.linked_data import LD_MEDIA_TYPE, MEANING, VC_MEDIA_TYPE, documented, linked_data_response
-from peer_badges import credentials
+from peer_badges import api_docs, credentials
 from peer_badges.db import get_database
 from peer_badges.settings import get_settings
 
@@ -30,6 +30,11 @@ _PUBLIC_ERRORS = {status: MEANING[status] for status in (304, 400, 404, 503)}
 
 @router.get(
     "/orgs/<org_id>/issuer",
+    summary="The organisation as an Open Badges issuer",
+    description=(
+        "Public, no token: the issuer profile with its current and previous Ed25519 keys (Multikey), so credentials signed before a key rotation still verify. Cacheable."
+    ),
+    tags=[api_docs.OPEN_BADGES],
     responses=documented(
         "The organisation's Open Badges issuer Profile, listing its Ed25519 keys as Multikey "
         "verification methods (current and previous).",
@@ -45,6 +50,11 @@ def get_issuer(org_id: UUID, if_none_match: IfNoneMatch = None) -> Response[Any]
 
 @router.get(
     "/orgs/<org_id>/badge-definitions/<definition_id>/achievement",
+    summary="A badge definition as an Open Badges achievement",
+    description=(
+        "Public, no token: the definition's name, description, criteria in words and image, as an Achievement. Cacheable."
+    ),
+    tags=[api_docs.OPEN_BADGES],
     responses=documented(
         "The badge definition as an Open Badges Achievement.", LD_MEDIA_TYPE, _PUBLIC_ERRORS
     ),
@@ -57,6 +67,11 @@ def get_achievement(org_id: UUID, definition_id: UUID, if_none_match: IfNoneMatc
 
 @router.get(
     "/orgs/<org_id>/credential-status/<list_id>",
+    summary="The revocation status list",
+    description=(
+        "Public, no token: a signed BitstringStatusListCredential whose bit for a credential is set once its badge is revoked. Cacheable."
+    ),
+    tags=[api_docs.OPEN_BADGES],
     responses=documented(
         "A signed BitstringStatusListCredential (revocation) for this organisation's credentials.",
         VC_MEDIA_TYPE,

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from award_badge.linked_data import MEANING, VC_MEDIA_TYPE, documented, linked_data_response
-from peer_badges import credentials
+from peer_badges import api_docs, credentials
 from peer_badges.api import caller_id
 from peer_badges.auth import require_self_or_admin
 from peer_badges.db import get_database
@@ -23,6 +23,11 @@ router = APIGatewayHttpRouter()
 
 @router.get(
     "/orgs/<org_id>/mentors/<mentor_id>/badges/<earned_badge_id>/credential",
+    summary="A badge as an Open Badges credential",
+    description=(
+        "The mentor themself or an admin: the earned badge as a signed OpenBadgeCredential (W3C VC 2.0, eddsa-rdfc-2022), the mentor identified only by a salted hash. Revoked badges get 409."
+    ),
+    tags=[api_docs.OPEN_BADGES],
     responses=documented(
         "The earned badge as a signed Open Badges 3.0 OpenBadgeCredential (W3C VC 2.0, eddsa-rdfc-2022).",
         VC_MEDIA_TYPE,
