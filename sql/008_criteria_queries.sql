@@ -28,6 +28,23 @@ AS $$
     ORDER BY 1
 $$;
 
+-- Queue mentors for evaluation (the outbox the drain reads): every writer of evaluation_outbox goes
+-- through here, so how rows are written (sql/018: coalesced) is decided in one place. Pairs are
+-- deduplicated and written in (org, mentor) order, as the writers lock mentors. Returns how many.
+CREATE FUNCTION queue_evaluations(p_org_ids uuid[], p_mentor_ids uuid[], p_reason text, p_backfill boolean)
+RETURNS int
+LANGUAGE sql
+AS $$
+    WITH queued AS (
+        INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, backfill)
+        SELECT DISTINCT k.org_id, k.peer_mentor_id, p_reason, p_backfill
+          FROM unnest(p_org_ids, p_mentor_ids) AS k(org_id, peer_mentor_id)
+         ORDER BY 1, 2
+        RETURNING 1
+    )
+    SELECT count(*)::int FROM queued
+$$;
+
 -- The weeks up to p_until_week with at least p_min_per_week counted activities of p_types (NULL:
 -- every type), from the week buckets, as runs.
 CREATE OR REPLACE FUNCTION mentor_week_runs(
@@ -255,9 +272,8 @@ BEGIN
     WHERE s.org_id = u.org_id AND s.peer_mentor_id = u.peer_mentor_id;
 
     -- 6. Queue every touched mentor for evaluation (same transaction: committed together or not at all).
-    INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason)
-    SELECT DISTINCT d.org_id, d.peer_mentor_id, 'activity' FROM unnest(p_deltas) AS d
-    ORDER BY 1, 2;
+    PERFORM queue_evaluations(array_agg(d.org_id), array_agg(d.peer_mentor_id), 'activity', false)
+    FROM unnest(p_deltas) AS d;
 END;
 $$;
 
@@ -268,6 +284,7 @@ DECLARE
     new_week_orgs     uuid[];
     new_week_mentors  uuid[];
     new_week_firsts   date[];
+    queued            int;
 BEGIN
     IF p_deltas IS NULL OR cardinality(p_deltas) = 0 THEN
         RETURN;
@@ -300,9 +317,9 @@ BEGIN
                 updated_at = now()
             RETURNING s.org_id, s.peer_mentor_id
         )
-        INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason)
-        SELECT l.org_id, l.peer_mentor_id, 'activity' FROM locked AS l
-        ORDER BY 1, 2;
+        SELECT queue_evaluations(array_agg(l.org_id), array_agg(l.peer_mentor_id), 'activity', false)
+        INTO STRICT queued
+        FROM locked AS l;
 
         -- F2. Week buckets: existing rows are updated, the others inserted (plain inserts, no
         --     speculative insertion). Per mentor, the earliest week in which a row was inserted: a week

@@ -5,13 +5,11 @@
 CREATE FUNCTION org_members_queue_evaluation() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, backfill)
-    SELECT DISTINCT n.org_id, n.user_id, 'membership', true
+    PERFORM queue_evaluations(array_agg(n.org_id), array_agg(n.user_id), 'membership', true)
       FROM new_rows AS n
      WHERE n.role = 'peer_mentor'
        AND EXISTS (SELECT 1 FROM mentor_stats AS s
-                    WHERE s.org_id = n.org_id AND s.peer_mentor_id = n.user_id)
-     ORDER BY 1, 2;
+                    WHERE s.org_id = n.org_id AND s.peer_mentor_id = n.user_id);
     RETURN NULL;
 END;
 $$;

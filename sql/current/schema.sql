@@ -181,6 +181,7 @@ DECLARE
     new_week_orgs     uuid[];
     new_week_mentors  uuid[];
     new_week_firsts   date[];
+    queued            int;
 BEGIN
     IF p_deltas IS NULL OR cardinality(p_deltas) = 0 THEN
         RETURN;
@@ -213,9 +214,9 @@ BEGIN
                 updated_at = now()
             RETURNING s.org_id, s.peer_mentor_id
         )
-        INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason)
-        SELECT l.org_id, l.peer_mentor_id, 'activity' FROM locked AS l
-        ORDER BY 1, 2;
+        SELECT queue_evaluations(array_agg(l.org_id), array_agg(l.peer_mentor_id), 'activity', false)
+        INTO STRICT queued
+        FROM locked AS l;
 
         -- F2. Week buckets: existing rows are updated, the others inserted (plain inserts, no
         --     speculative insertion). Per mentor, the earliest week in which a row was inserted: a week
@@ -453,9 +454,8 @@ BEGIN
     WHERE s.org_id = u.org_id AND s.peer_mentor_id = u.peer_mentor_id;
 
     -- 6. Queue every touched mentor for evaluation (same transaction: committed together or not at all).
-    INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason)
-    SELECT DISTINCT d.org_id, d.peer_mentor_id, 'activity' FROM unnest(p_deltas) AS d
-    ORDER BY 1, 2;
+    PERFORM queue_evaluations(array_agg(d.org_id), array_agg(d.peer_mentor_id), 'activity', false)
+    FROM unnest(p_deltas) AS d;
 END;
 $$;
 
@@ -1082,15 +1082,28 @@ CREATE FUNCTION public.org_members_queue_evaluation() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, backfill)
-    SELECT DISTINCT n.org_id, n.user_id, 'membership', true
+    PERFORM queue_evaluations(array_agg(n.org_id), array_agg(n.user_id), 'membership', true)
       FROM new_rows AS n
      WHERE n.role = 'peer_mentor'
        AND EXISTS (SELECT 1 FROM mentor_stats AS s
-                    WHERE s.org_id = n.org_id AND s.peer_mentor_id = n.user_id)
-     ORDER BY 1, 2;
+                    WHERE s.org_id = n.org_id AND s.peer_mentor_id = n.user_id);
     RETURN NULL;
 END;
+$$;
+
+--
+-- Name: paused_weeks(uuid, uuid, date); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.paused_weeks(p_org_id uuid, p_peer_mentor_id uuid, p_until_week date) RETURNS date[]
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT coalesce(array_agg(DISTINCT w::date ORDER BY w::date), '{}')
+    FROM streak_pauses AS p
+    CROSS JOIN LATERAL generate_series(iso_week_start(p.starts_on),
+                                       least(iso_week_start(p.ends_on), p_until_week), interval '7 days') AS w
+    WHERE p.org_id = p_org_id AND (p.peer_mentor_id IS NULL OR p.peer_mentor_id = p_peer_mentor_id)
+      AND iso_week_start(p.starts_on) <= p_until_week
 $$;
 
 --
@@ -1122,6 +1135,25 @@ BEGIN
     GET DIAGNOSTICS event_rows = ROW_COUNT;
     RETURN NEXT;
 END;
+$$;
+
+--
+-- Name: queue_evaluations(uuid[], uuid[], text, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.queue_evaluations(p_org_ids uuid[], p_mentor_ids uuid[], p_reason text, p_backfill boolean) RETURNS integer
+    LANGUAGE sql
+    AS $$
+    WITH queued AS (
+        INSERT INTO evaluation_outbox AS o (org_id, peer_mentor_id, reason, backfill)
+        SELECT DISTINCT k.org_id, k.peer_mentor_id, p_reason, p_backfill
+          FROM unnest(p_org_ids, p_mentor_ids) AS k(org_id, peer_mentor_id)
+         ORDER BY 1, 2
+        ON CONFLICT (org_id, peer_mentor_id, backfill) WHERE status = 'pending' AND attempts = 0 AND last_error IS NULL
+        DO UPDATE SET last_queued_at = now()
+        RETURNING 1
+    )
+    SELECT count(*)::int FROM queued
 $$;
 
 --
@@ -1275,9 +1307,8 @@ BEGIN
     ORDER BY 1, 2
     ON CONFLICT (org_id, peer_mentor_id) DO UPDATE SET updated_at = now();
 
-    INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason)
-    SELECT DISTINCT m.org_id, m.peer_mentor_id, 'training' FROM unnest(p_mentors) AS m
-    ORDER BY 1, 2;
+    PERFORM queue_evaluations(array_agg(m.org_id), array_agg(m.peer_mentor_id), 'training', false)
+    FROM unnest(p_mentors) AS m;
 END;
 $$;
 
@@ -1586,6 +1617,7 @@ CREATE TABLE public.evaluation_outbox (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     processed_at timestamp with time zone,
     parked_at timestamp with time zone,
+    last_queued_at timestamp with time zone DEFAULT now(),
     CONSTRAINT evaluation_outbox_parked_since CHECK (((status = 'parked'::text) = (parked_at IS NOT NULL))),
     CONSTRAINT evaluation_outbox_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'done'::text, 'parked'::text])))
 );
@@ -1756,6 +1788,24 @@ CREATE TABLE public.schema_migrations (
     version text NOT NULL,
     checksum text NOT NULL,
     applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: streak_pauses; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.streak_pauses (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    org_id uuid NOT NULL,
+    peer_mentor_id uuid,
+    starts_on date NOT NULL,
+    ends_on date NOT NULL,
+    reason text NOT NULL,
+    created_by uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT streak_pauses_length CHECK (((ends_on - starts_on) < (26 * 7))),
+    CONSTRAINT streak_pauses_order CHECK ((ends_on >= starts_on)),
+    CONSTRAINT streak_pauses_reason_check CHECK (((length(btrim(reason)) >= 1) AND (length(btrim(reason)) <= 500)))
 );
 
 --
@@ -1968,6 +2018,13 @@ ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 
 --
+-- Name: streak_pauses streak_pauses_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.streak_pauses
+    ADD CONSTRAINT streak_pauses_pkey PRIMARY KEY (id);
+
+--
 -- Name: training_completions training_completions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2038,7 +2095,13 @@ CREATE INDEX evaluation_outbox_pending_idx ON public.evaluation_outbox USING btr
 -- Name: evaluation_outbox_pending_mentor_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX evaluation_outbox_pending_mentor_idx ON public.evaluation_outbox USING btree (peer_mentor_id, created_at) WHERE ((status = 'pending'::text) AND (NOT backfill));
+CREATE INDEX evaluation_outbox_pending_mentor_idx ON public.evaluation_outbox USING btree (peer_mentor_id, last_queued_at) WHERE ((status = 'pending'::text) AND (NOT backfill));
+
+--
+-- Name: evaluation_outbox_waiting_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX evaluation_outbox_waiting_key ON public.evaluation_outbox USING btree (org_id, peer_mentor_id, backfill) WHERE ((status = 'pending'::text) AND (attempts = 0) AND (last_error IS NULL));
 
 --
 -- Name: event_outbox_parked_idx; Type: INDEX; Schema: public; Owner: -
@@ -2081,6 +2144,12 @@ CREATE INDEX org_members_user_idx ON public.org_members USING btree (user_id);
 --
 
 CREATE INDEX scheduled_evaluations_due_idx ON public.scheduled_evaluations USING btree (due_on);
+
+--
+-- Name: streak_pauses_org_mentor_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX streak_pauses_org_mentor_idx ON public.streak_pauses USING btree (org_id, peer_mentor_id, starts_on);
 
 --
 -- Name: training_completions_mentor_idx; Type: INDEX; Schema: public; Owner: -
@@ -2277,6 +2346,13 @@ ALTER TABLE ONLY public.org_members
 
 ALTER TABLE ONLY public.org_settings
     ADD CONSTRAINT org_settings_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
+
+--
+-- Name: streak_pauses streak_pauses_org_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.streak_pauses
+    ADD CONSTRAINT streak_pauses_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
 
 --
 -- Name: training_completions training_completions_org_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -20,9 +20,12 @@ from tests.helpers import award_many, seed_org
 
 
 def _queue(db: Database, org_id: uuid.UUID, mentors: list[uuid.UUID], per_mentor: int = 1) -> None:
+    """Rows as the outbox can hold them: one waiting row per mentor, and the rest rows an earlier
+    attempt left pending (sql/018 keeps at most one untried row per mentor and kind)."""
     db.query(
-        """INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason)
-           SELECT :org, m, 'activity' FROM unnest(CAST(:mentors AS uuid[])) AS m, generate_series(1, :n)""",
+        """INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, last_error)
+           SELECT :org, m, 'activity', CASE WHEN g > 1 THEN 'an earlier attempt failed' END
+             FROM unnest(CAST(:mentors AS uuid[])) AS m, generate_series(1, :n) AS g""",
         org=org_id,
         mentors=mentors,
         n=per_mentor,

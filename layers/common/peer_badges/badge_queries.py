@@ -44,7 +44,7 @@ SELECT c.peer_mentor_id, c.level, c.earned_at
    AND NOT EXISTS (SELECT 1 FROM evaluation_outbox AS o
                     WHERE o.peer_mentor_id = c.peer_mentor_id AND o.org_id = :org_id
                       AND o.status = 'pending' AND NOT o.backfill
-                      AND o.created_at >= (SELECT d.backfill_from FROM badge_definitions AS d
+                      AND o.last_queued_at >= (SELECT d.backfill_from FROM badge_definitions AS d
                                             WHERE d.id = :definition_id))
  ORDER BY 1, 2
 """

@@ -148,17 +148,17 @@ def retry_parked(db: Database, org_id: UUID | None = None) -> int:
 def enqueue(
     db: Database | Transaction, org_id: UUID, mentor_ids: list[UUID] | None, reason: str, backfill: bool
 ) -> int:
-    """Queue mentors (or every peer mentor of the org) for evaluation, set-based."""
-    rows = db.query(
-        """INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, backfill)
-           SELECT DISTINCT m.org_id, m.user_id, CAST(:reason AS text), CAST(:backfill AS boolean)
+    """Queue mentors (or every peer mentor of the org) for evaluation, set-based; a mentor already waiting
+    is not queued twice (sql/018); returns how many mentors are now waiting because of this call."""
+    row = db.query_one(
+        """SELECT queue_evaluations(array_agg(m.org_id), array_agg(m.user_id), CAST(:reason AS text),
+                                    CAST(:backfill AS boolean)) AS queued
              FROM org_members m
             WHERE m.org_id = :org AND m.role = 'peer_mentor'
-              AND (CAST(:ids AS uuid[]) IS NULL OR m.user_id = ANY(CAST(:ids AS uuid[])))
-        RETURNING id""",
+              AND (CAST(:ids AS uuid[]) IS NULL OR m.user_id = ANY(CAST(:ids AS uuid[])))""",
         org=org_id,
         ids=mentor_ids,
         reason=reason,
         backfill=backfill,
     )
-    return len(rows)
+    return int((row or {}).get("queued") or 0)

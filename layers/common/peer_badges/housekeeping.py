@@ -43,12 +43,10 @@ WITH due AS (
      WHERE o.id = s.org_id
        AND s.due_on <= (now() AT TIME ZONE o.timezone)::date
     RETURNING s.org_id, s.peer_mentor_id
-), queued AS (
-    INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, backfill)
-    SELECT DISTINCT org_id, peer_mentor_id, 'activity_date_arrived', false FROM due
-    RETURNING 1
 )
-SELECT count(*)::int AS queued FROM queued
+SELECT coalesce(queue_evaluations(array_agg(org_id), array_agg(peer_mentor_id), 'activity_date_arrived', false), 0)
+       AS queued
+  FROM due
 """
 
 
