@@ -141,9 +141,10 @@ def test_two_parallel_drains_over_1000_outbox_rows_award_each_badge_once(
     )
     # (row-per-activity or statement-level: at least one pending row per mentor)
     assert db.query_one("SELECT count(DISTINCT peer_mentor_id) AS n FROM evaluation_outbox")["n"] == 250
-    db.query(
-        """INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason)
-           SELECT :org, m, 'test' FROM unnest(CAST(:mentors AS uuid[])) m, generate_series(1, 4)""",
+    db.query(  # rows earlier attempts left behind (one untried row per mentor is the most there is)
+        """INSERT INTO evaluation_outbox (org_id, peer_mentor_id, reason, last_error)
+           SELECT :org, m, 'test', 'an earlier attempt failed'
+             FROM unnest(CAST(:mentors AS uuid[])) m, generate_series(1, 4)""",
         org=org.id,
         mentors=mentors,
     )

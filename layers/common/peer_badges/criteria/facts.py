@@ -116,7 +116,19 @@ class StreakRequest(_Frozen):
         return self.model_copy(update={"week_targets": ()})
 
 
-FactRequest = CountRequest | StreakRequest
+class HeldBadgeRequest(_Frozen):
+    """The levels (and their earned_at) the mentor holds, unrevoked, of the org's definition ``key``."""
+
+    key: str
+
+    def merged(self, other: HeldBadgeRequest) -> HeldBadgeRequest:
+        return self
+
+    def without_dates(self) -> HeldBadgeRequest:
+        return self
+
+
+FactRequest = CountRequest | StreakRequest | HeldBadgeRequest
 
 
 class CountFact(_Frozen):
@@ -196,6 +208,10 @@ class LevelState:
     current: int
     met: bool
     crossed_on: Callable[[], date]  # called only when met and not yet awarded
+    # A combination's members (their own states), and whether a prerequisite badge is held.
+    members: tuple["LevelState", ...] = ()
+    type: str | None = None  # the member's criteria type, for progress reports
+    held: bool | None = None
 
 
 @dataclass(frozen=True)
