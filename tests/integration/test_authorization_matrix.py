@@ -177,6 +177,19 @@ ROUTES: dict[str, tuple[str, str, Any, dict[str, int]]] = {
         {"reason": "Duplicate"},
         admins_only(200),
     ),
+    "export personal data": (
+        "GET",
+        "/orgs/{org}/mentors/{mentor}/data-export",
+        None,
+        {**admins_only(200), "mentor self": 200},
+    ),
+    # The mentor is still a member: admins get 409 (remove the membership first), nothing is erased.
+    "erase personal data": (
+        "POST",
+        "/orgs/{org}/mentors/{mentor}/erasure",
+        {"reason": "Asked to"},
+        admins_only(409),
+    ),
     "get settings": ("GET", "/orgs/{org}/settings", None, admins_only(200)),
     "patch settings": (
         "PATCH",
@@ -447,6 +460,8 @@ CROSS_ORG = {
     "approve A's payout": ("POST", "/orgs/{b_org}/payouts/{payout}/approve", None),
     "pay A's payout": ("POST", "/orgs/{b_org}/payouts/{payout}/paid", {"reference": "BANK-1"}),
     "cancel A's payout": ("POST", "/orgs/{b_org}/payouts/{payout}/cancel", {"reason": "Not ours"}),
+    "export A's mentor's data": ("GET", "/orgs/{b_org}/mentors/{mentor}/data-export", None),
+    "erase A's mentor": ("POST", "/orgs/{b_org}/mentors/{mentor}/erasure", {"reason": "Not ours"}),
 }
 
 

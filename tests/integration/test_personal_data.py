@@ -37,7 +37,16 @@ REFERENCE = "BANK-KARI-NORDMANN-2026"
 OTHER_REFERENCE = "BANK-OLA-2026"
 CANCEL_REASON = "Kari asked us to cancel"
 ERASURE_REASON = "GDPR request from Kari Nordmann, case 17"
-FREE_TEXT = (NOTE, REVOKE_REASON, REFERENCE, OTHER_REFERENCE, CANCEL_REASON, ERASURE_REASON, "Kari", "Nordmann")
+FREE_TEXT = (
+    NOTE,
+    REVOKE_REASON,
+    REFERENCE,
+    OTHER_REFERENCE,
+    CANCEL_REASON,
+    ERASURE_REASON,
+    "Kari",
+    "Nordmann",
+)
 
 # uuid columns that never name a person; any other uuid column must be a person column by name.
 NOT_A_PERSON = {"id", "org_id", "badge_definition_id", "earned_badge_id", "event_key"}
@@ -121,7 +130,9 @@ def person(db: Database, bus: RecordingBus) -> Person:
     assert call("POST", f"{base}/payouts/{paid_payout['id']}/approve", org.admin).status == 200
     body = {"reference": REFERENCE}
     assert call("POST", f"{base}/payouts/{paid_payout['id']}/paid", org.admin, body).status == 200
-    refused = call("POST", f"{base}/payouts/{paid_payout['id']}/paid", org.admin, {"reference": OTHER_REFERENCE})
+    refused = call(
+        "POST", f"{base}/payouts/{paid_payout['id']}/paid", org.admin, {"reference": OTHER_REFERENCE}
+    )
     assert refused.status == 409
     body = {"reason": REVOKE_REASON}
     assert call("POST", f"{mine}/{revoked['id']}/revoke", org.admin, body).status == 200
@@ -136,7 +147,11 @@ def leave_and_erase_app_rows(db: Database, person: Person) -> None:
     """What the app does first: the membership goes, then the person's activities and trainings."""
     o, m = person.org.id, person.id
     db.query("DELETE FROM org_members WHERE org_id = :o AND user_id = :m", o=o, m=m)
-    db.query("DELETE FROM coordinator_assignments WHERE org_id = :o AND :m IN (coordinator_id, peer_mentor_id)", o=o, m=m)
+    db.query(
+        "DELETE FROM coordinator_assignments WHERE org_id = :o AND :m IN (coordinator_id, peer_mentor_id)",
+        o=o,
+        m=m,
+    )
     db.query("DELETE FROM activities WHERE org_id = :o AND peer_mentor_id = :m", o=o, m=m)
     db.query("DELETE FROM training_completions WHERE org_id = :o AND peer_mentor_id = :m", o=o, m=m)
 
@@ -197,23 +212,26 @@ def everything(db: Database) -> dict[str, list[str]]:
     return {
         table: sorted(
             json.dumps(r["row"], sort_keys=True)
-            for r in db.query(f'SELECT to_jsonb(t) AS row FROM "{table}" AS t')  # noqa: S608
+            for r in db.query(f'SELECT to_jsonb(t) AS row FROM "{table}" AS t')
         )
         for table in bundle_tables(db)
     }
 
 
 def org_totals(db: Database, org_id: uuid.UUID) -> dict[str, Any]:
-    return db.query_one(
-        """SELECT (SELECT count(*) FROM earned_badges WHERE org_id = :o) AS badges,
+    return (
+        db.query_one(
+            """SELECT (SELECT count(*) FROM earned_badges WHERE org_id = :o) AS badges,
                   (SELECT count(*) FROM earned_badges WHERE org_id = :o AND revoked_at IS NOT NULL) AS revoked,
                   (SELECT count(DISTINCT peer_mentor_id) FROM earned_badges WHERE org_id = :o) AS holders,
                   (SELECT jsonb_object_agg(status, nok) FROM (
                       SELECT status, sum(amount_nok) AS nok FROM honorar_payouts WHERE org_id = :o GROUP BY status) s)
                       AS payouts_by_status,
                   (SELECT jsonb_agg(earned_at ORDER BY earned_at) FROM honorar_payouts WHERE org_id = :o) AS payout_dates""",
-        o=org_id,
-    ) or {}
+            o=org_id,
+        )
+        or {}
+    )
 
 
 def masked(body: Any, mentor: uuid.UUID, as_mentor: uuid.UUID) -> str:
@@ -259,11 +277,15 @@ class _RollBack(Exception):
     pass
 
 
-def test_a_new_table_or_column_naming_a_person_fails_the_coverage_check_until_registered(db: Database) -> None:
+def test_a_new_table_or_column_naming_a_person_fails_the_coverage_check_until_registered(
+    db: Database,
+) -> None:
     # Given a migration that adds a table naming a mentor, and a uuid column the name rule cannot place
     try:
         with db.transaction() as tx:
-            tx.execute("CREATE TABLE mentor_notes (id uuid, org_id uuid, peer_mentor_id uuid, reviewed_by uuid)")
+            tx.execute(
+                "CREATE TABLE mentor_notes (id uuid, org_id uuid, peer_mentor_id uuid, reviewed_by uuid)"
+            )
             tx.execute("ALTER TABLE earned_badges ADD COLUMN reviewer uuid")
             # Then the check names both
             assert uncovered(tx) == {"tables": ["mentor_notes"], "columns": ["earned_badges.reviewer"]}
@@ -274,7 +296,11 @@ def test_a_new_table_or_column_naming_a_person_fails_the_coverage_check_until_re
             tx.execute("ALTER TABLE earned_badges DROP COLUMN reviewer")
             assert uncovered(tx) == {"tables": [], "columns": []}
             mentor = uuid.uuid4()
-            tx.execute("INSERT INTO mentor_notes VALUES (gen_random_uuid(), :o, :m, NULL)", o=uuid.UUID(int=1), m=mentor)
+            tx.execute(
+                "INSERT INTO mentor_notes VALUES (gen_random_uuid(), :o, :m, NULL)",
+                o=uuid.UUID(int=1),
+                m=mentor,
+            )
             document = tx.query_one("SELECT personal_data_export(:o, :m) AS d", o=uuid.UUID(int=1), m=mentor)
             assert document is not None and len(document["d"]["tables"]["mentor_notes"]["rows"]) == 1
             raise _RollBack
@@ -299,8 +325,17 @@ def test_the_export_holds_every_row_naming_the_person_in_that_org_and_nothing_of
     tables = mine.body["tables"]
     exported = {name: len(t["rows"]) for name, t in tables.items() if t["rows"]}
     assert exported == rows_naming(db, person.id, person.org.id)
-    for expected in ("mentor_stats", "mentor_week_activity", "mentor_year_activity", "evaluation_outbox",
-                     "scheduled_evaluations", "event_outbox", "earned_badges", "honorar_payouts", "audit_log"):
+    for expected in (
+        "mentor_stats",
+        "mentor_week_activity",
+        "mentor_year_activity",
+        "evaluation_outbox",
+        "scheduled_evaluations",
+        "event_outbox",
+        "earned_badges",
+        "honorar_payouts",
+        "audit_log",
+    ):
         assert exported.get(expected), expected
     # ... revoked badges too, payouts with their amounts, audit rows where they acted
     assert any(b["revoked_at"] for b in tables["earned_badges"]["rows"])
@@ -357,8 +392,15 @@ def test_erasure_of_someone_unknown_here_is_404_whether_or_not_they_exist_in_ano
     made_up = erase(person, mentor=uuid.uuid4())
     assert real.status == made_up.status == 404
     assert masked(real.body, person.other_org.mentor, person.id) == masked(made_up.body, person.id, person.id)
-    assert call("POST", f"/orgs/{person.org.id}/mentors/{person.id}/erasure", person.org.coordinator,
-                {"reason": "x"}).status == 403
+    assert (
+        call(
+            "POST",
+            f"/orgs/{person.org.id}/mentors/{person.id}/erasure",
+            person.org.coordinator,
+            {"reason": "x"},
+        ).status
+        == 403
+    )
 
 
 # --- erasure -------------------------------------------------------------------------------------------
@@ -430,7 +472,9 @@ def test_erasure_leaves_no_row_naming_the_person_and_keeps_the_orgs_totals(
     # ... the erasure is audited without their id, with who and why
     audit = db.query("SELECT * FROM audit_log WHERE action = 'person.erased'")
     assert len(audit) == 1 and audit[0]["actor_id"] == person.org.admin
-    assert audit[0]["after"]["reason"] == ERASURE_REASON and str(person.id) not in json.dumps(audit[0], default=str)
+    assert audit[0]["after"]["reason"] == ERASURE_REASON and str(person.id) not in json.dumps(
+        audit[0], default=str
+    )
 
     # ... MentorErased was published, and its outbox row forgot them once it was
     erased = [e for e in bus.entries if e["DetailType"] == "MentorErased"]
@@ -438,8 +482,10 @@ def test_erasure_leaves_no_row_naming_the_person_and_keeps_the_orgs_totals(
     detail = MentorErasedEvent.model_validate_json(erased[0]["Detail"])
     assert (detail.org_id, detail.peer_mentor_id) == (person.org.id, person.id)
     outbox = db.query_one("SELECT detail, status FROM event_outbox WHERE detail_type = 'MentorErased'")
-    assert outbox == {"detail": {"org_id": str(person.org.id), "idempotency_key": str(detail.idempotency_key)},
-                      "status": "done"}
+    assert outbox == {
+        "detail": {"org_id": str(person.org.id), "idempotency_key": str(detail.idempotency_key)},
+        "status": "done",
+    }
 
     # ... stats and badge reads answer as for someone never seen
     never = uuid.uuid4()
@@ -521,7 +567,9 @@ def test_pauses_are_exported_and_the_persons_own_deleted_once_the_table_exists(
 # --- logs and events -----------------------------------------------------------------------------------
 
 
-def test_logs_and_events_carry_ids_but_no_notes_reasons_references_or_names(db: Database, bus: RecordingBus) -> None:
+def test_logs_and_events_carry_ids_but_no_notes_reasons_references_or_names(
+    db: Database, bus: RecordingBus
+) -> None:
     # Given everything that takes free text, also refused and failed requests, then an erasure
     definitions_cache.invalidate()
     with captured_logs() as logs:
@@ -530,7 +578,9 @@ def test_logs_and_events_carry_ids_but_no_notes_reasons_references_or_names(db: 
         base, mine = f"/orgs/{org.id}", f"/orgs/{org.id}/mentors/{org.mentor}/badges"
         first = call("POST", mine, org.admin, {"badge_definition_id": str(payable), "note": NOTE}).body
         second = call("POST", mine, org.admin, {"badge_definition_id": str(payable), "level": 2}).body
-        payouts = {p["earned_badge_id"]: p["id"] for p in call("GET", f"{base}/payouts", org.admin).body["items"]}
+        payouts = {
+            p["earned_badge_id"]: p["id"] for p in call("GET", f"{base}/payouts", org.admin).body["items"]
+        }
         call("POST", f"{base}/payouts/{payouts[first['id']]}/approve", org.admin)
         call("POST", f"{base}/payouts/{payouts[first['id']]}/paid", org.admin, {"reference": REFERENCE})
         call("POST", f"{base}/payouts/{payouts[first['id']]}/paid", org.admin, {"reference": OTHER_REFERENCE})
@@ -540,7 +590,10 @@ def test_logs_and_events_carry_ids_but_no_notes_reasons_references_or_names(db: 
         call("POST", f"{mine}/{second['id']}/revoke", org.other_mentor, {"reason": REVOKE_REASON})
         call("POST", f"{base}/mentors/{org.mentor}/erasure", org.admin, {"reason": ERASURE_REASON})
         db.query("DELETE FROM org_members WHERE org_id = :o AND user_id = :m", o=org.id, m=org.mentor)
-        assert call("POST", f"{base}/mentors/{org.mentor}/erasure", org.admin, {"reason": ERASURE_REASON}).status == 200
+        assert (
+            call("POST", f"{base}/mentors/{org.mentor}/erasure", org.admin, {"reason": ERASURE_REASON}).status
+            == 200
+        )
         publish_pending(db, bus, "bus")
     published = json.dumps([json.loads(e["Detail"]) for e in bus.entries])
     logged = logs.getvalue()
