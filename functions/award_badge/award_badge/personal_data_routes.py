@@ -54,5 +54,7 @@ def erase_personal_data(org_id: UUID, mentor_id: UUID, body: ErasureRequest) -> 
     db = get_database()
     caller = caller_id(router)
     require_admin(db, org_id, caller, "erase a person's data")
-    report = personal_data.erase(db, org_id, mentor_id, caller, body.reason, correlation_id=request_id(router))
+    report = personal_data.erase(
+        db, org_id, mentor_id, caller, body.reason, correlation_id=request_id(router)
+    )
     return reply(report)

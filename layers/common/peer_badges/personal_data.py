@@ -36,9 +36,7 @@ APP_TABLES_NOTE = (
 )
 
 _EXPORT_SQL = "SELECT personal_data_export(:org_id, :person_id) AS document"
-_ERASE_SQL = (
-    "SELECT outcome, counts, event_key FROM erase_personal_data(:org_id, :person_id, :actor, :reason, :correlation_id)"
-)
+_ERASE_SQL = "SELECT outcome, counts, event_key FROM erase_personal_data(:org_id, :person_id, :actor, :reason, :correlation_id)"
 
 
 def export(db: Database, org_id: UUID, person_id: UUID, *, now: datetime | None = None) -> PersonalDataExport:
@@ -56,7 +54,13 @@ def export(db: Database, org_id: UUID, person_id: UUID, *, now: datetime | None 
 
 
 def erase(
-    db: Database, org_id: UUID, person_id: UUID, actor: UUID, reason: str, *, correlation_id: str | None = None
+    db: Database,
+    org_id: UUID,
+    person_id: UUID,
+    actor: UUID,
+    reason: str,
+    *,
+    correlation_id: str | None = None,
 ) -> ErasureReport:
     """Erase the person from the org in one transaction, then publish `MentorErased`."""
     with db.transaction() as tx:
