@@ -689,6 +689,124 @@ CREATE FUNCTION public.earned_badge_lock_key(peer_mentor_id uuid, badge_definiti
     RETURN hashtextextended((((((peer_mentor_id)::text || '/'::text) || (badge_definition_id)::text) || '/'::text) || (level)::text), (7045312)::bigint);
 
 --
+-- Name: earned_badges_queue_dependents(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.earned_badges_queue_dependents() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $_$
+BEGIN
+    PERFORM queue_evaluations(array_agg(c.org_id), array_agg(c.peer_mentor_id), 'prerequisite', c.backfill)
+      FROM (SELECT DISTINCT n.org_id, n.peer_mentor_id, n.source = 'backfill' AS backfill
+              FROM changed AS n
+              JOIN badge_definitions AS prerequisite ON prerequisite.id = n.badge_definition_id
+             WHERE EXISTS (SELECT 1 FROM badge_definitions AS d
+                            WHERE d.org_id = n.org_id
+                              AND jsonb_path_exists(d.criteria,
+                                    '$.** ? (@.type == "requires_badge" && @.badge_key == $key)',
+                                    jsonb_build_object('key', prerequisite.key)))) AS c
+     GROUP BY c.backfill;
+    RETURN NULL;
+END;
+$_$;
+
+--
+-- Name: erase_personal_data(uuid, uuid, uuid, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.erase_personal_data(p_org_id uuid, p_person_id uuid, p_actor_id uuid, p_reason text, p_correlation_id text, OUT outcome text, OUT counts jsonb, OUT event_key uuid) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+DECLARE
+    entry personal_data_tables;
+    pseudonym uuid := gen_random_uuid();
+    n bigint;
+    total bigint := 0;
+    deleted jsonb := '{}';
+    pseudonymised jsonb := '{}';
+    actor_pseudonymised jsonb := '{}';
+    cleared jsonb := '{}';
+BEGIN
+    IF p_reason IS NULL OR length(btrim(p_reason)) = 0 THEN
+        RAISE EXCEPTION 'an erasure needs a reason' USING ERRCODE = '22023';
+    END IF;
+    -- Two erasures of one person queue; the second then finds nothing.
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_org_id::text || '/' || p_person_id::text, 4411017));
+
+    IF EXISTS (SELECT 1 FROM org_members WHERE org_id = p_org_id AND user_id = p_person_id) THEN
+        outcome := 'member';
+        RETURN;
+    END IF;
+    counts := jsonb_build_object(
+        'activities', (SELECT count(*) FROM activities WHERE org_id = p_org_id AND peer_mentor_id = p_person_id),
+        'training_completions', (SELECT count(*) FROM training_completions
+                                  WHERE org_id = p_org_id AND peer_mentor_id = p_person_id));
+    IF (counts ->> 'activities')::int > 0 OR (counts ->> 'training_completions')::int > 0 THEN
+        outcome := 'app_data';
+        RETURN;
+    END IF;
+
+    FOR entry IN SELECT * FROM personal_data_bundle_tables() LOOP
+        IF entry.on_erasure = 'delete' THEN
+            EXECUTE format('DELETE FROM public.%I AS t WHERE %s', entry.table_name,
+                           personal_data_predicate(entry.table_name, 'subject'))
+                USING p_org_id, p_person_id;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            deleted := deleted || jsonb_build_object(entry.table_name, n);
+            total := total + n;
+        ELSE
+            -- Rows about them: free text cleared and their id replaced, wherever it appears in the row.
+            EXECUTE format('SELECT count(*) FROM public.%I AS t WHERE %s AND (%s)', entry.table_name,
+                           personal_data_predicate(entry.table_name, 'subject'),
+                           personal_data_free_text_present(entry.table_name))
+                INTO n USING p_org_id, p_person_id;
+            cleared := cleared || jsonb_build_object(entry.table_name, n);
+            EXECUTE format('UPDATE public.%I AS t SET %s WHERE %s', entry.table_name,
+                           personal_data_pseudonym_assignments(entry.table_name, true),
+                           personal_data_predicate(entry.table_name, 'subject'))
+                USING p_org_id, p_person_id, pseudonym;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            pseudonymised := pseudonymised || jsonb_build_object(entry.table_name, n);
+            total := total + n;
+        END IF;
+    END LOOP;
+
+    -- Where they acted (in any table, deleted rows aside): the same pseudonym, so the org's records
+    -- still show that one person did these things.
+    FOR entry IN SELECT * FROM personal_data_bundle_tables() LOOP
+        EXECUTE format('UPDATE public.%I AS t SET %s WHERE %s', entry.table_name,
+                       personal_data_pseudonym_assignments(entry.table_name, false),
+                       personal_data_predicate(entry.table_name, 'actor'))
+            USING p_org_id, p_person_id, pseudonym;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        actor_pseudonymised := actor_pseudonymised || jsonb_build_object(entry.table_name, n);
+        total := total + n;
+    END LOOP;
+
+    counts := jsonb_build_object('deleted', deleted, 'pseudonymised', pseudonymised,
+                                 'actor_pseudonymised', actor_pseudonymised, 'free_text_cleared', cleared);
+    IF total = 0 THEN
+        outcome := 'unknown';
+        counts := NULL;
+        RETURN;
+    END IF;
+
+    INSERT INTO audit_log (org_id, actor_id, actor_kind, action, entity_type, entity_id, before, after,
+                           correlation_id)
+    VALUES (p_org_id, p_actor_id, CASE WHEN p_actor_id IS NULL THEN 'system' ELSE 'user' END,
+            'person.erased', 'person', NULL, NULL,
+            jsonb_build_object('reason', btrim(p_reason), 'counts', counts), p_correlation_id);
+
+    INSERT INTO event_outbox (earned_badge_id, detail_type, detail)
+    VALUES (NULL, 'MentorErased', jsonb_build_object('org_id', p_org_id, 'peer_mentor_id', p_person_id,
+                                                     'idempotency_key', gen_random_uuid()))
+    RETURNING event_outbox.event_key INTO erase_personal_data.event_key;
+    outcome := 'erased';
+END;
+$$;
+
+--
 -- Name: evaluation_invocation_first_in_transaction(text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -731,6 +849,19 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     RAISE WARNING 'evaluate_badges invocation failed (harmless: the schedule drains anyway): %', SQLERRM;
     RETURN NULL;
+END;
+$$;
+
+--
+-- Name: event_outbox_forget_erased_person(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.event_outbox_forget_erased_person() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.detail := NEW.detail - 'peer_mentor_id';
+    RETURN NEW;
 END;
 $$;
 
@@ -1107,6 +1238,181 @@ CREATE FUNCTION public.paused_weeks(p_org_id uuid, p_peer_mentor_id uuid, p_unti
 $$;
 
 --
+-- Name: personal_data_tables; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.personal_data_tables (
+    table_name text NOT NULL,
+    owner text NOT NULL,
+    on_erasure text NOT NULL,
+    purpose text NOT NULL,
+    retention text NOT NULL,
+    CONSTRAINT personal_data_tables_check CHECK (((owner = 'app'::text) = (on_erasure = 'none'::text))),
+    CONSTRAINT personal_data_tables_on_erasure_check CHECK ((on_erasure = ANY (ARRAY['none'::text, 'delete'::text, 'pseudonymise'::text]))),
+    CONSTRAINT personal_data_tables_owner_check CHECK ((owner = ANY (ARRAY['app'::text, 'bundle'::text]))),
+    CONSTRAINT personal_data_tables_purpose_check CHECK ((length(purpose) > 0)),
+    CONSTRAINT personal_data_tables_retention_check CHECK ((length(retention) > 0))
+);
+
+--
+-- Name: personal_data_bundle_tables(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.personal_data_bundle_tables() RETURNS SETOF public.personal_data_tables
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+    SELECT * FROM public.personal_data_tables
+     WHERE owner = 'bundle' AND to_regclass(format('public.%I', table_name)) IS NOT NULL
+     ORDER BY table_name
+$$;
+
+--
+-- Name: personal_data_free_text_keys(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.personal_data_free_text_keys() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ARRAY['note'::text, 'revoke_reason'::text, 'cancel_reason'::text, 'paid_reference'::text, 'reason'::text];
+
+--
+-- Name: personal_data_clear_text(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.personal_data_clear_text(p jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN ((p IS NULL) OR (jsonb_typeof(p) <> 'object'::text)) THEN p ELSE (p || COALESCE((SELECT jsonb_object_agg(k.k, '[erased]') AS jsonb_object_agg FROM unnest(public.personal_data_free_text_keys()) k(k) WHERE (jsonb_typeof((personal_data_clear_text.p -> k.k)) = 'string'::text)), '{}'::jsonb)) END;
+
+--
+-- Name: personal_data_columns(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.personal_data_columns() RETURNS TABLE(table_name text, column_name text, holds text)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+    SELECT c.relname::text, a.attname::text,
+           CASE WHEN a.attname IN ('peer_mentor_id', 'user_id', 'mentor_id', 'entity_id') THEN 'subject'
+                ELSE 'actor' END
+      FROM pg_class AS c
+      JOIN pg_namespace AS n ON n.oid = c.relnamespace AND n.nspname = 'public'
+      JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE c.relkind IN ('r', 'p')
+       AND a.atttypid = 'uuid'::regtype
+       AND (a.attname IN ('peer_mentor_id', 'user_id', 'mentor_id', 'entity_id', 'actor_id', 'coordinator_id')
+            OR a.attname LIKE '%\_by')
+     ORDER BY 1, 2
+$$;
+
+--
+-- Name: personal_data_export(uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.personal_data_export(p_org_id uuid, p_person_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+DECLARE
+    entry personal_data_tables;
+    found_rows jsonb;
+    tables jsonb := '{}';
+BEGIN
+    FOR entry IN SELECT * FROM personal_data_bundle_tables() LOOP
+        EXECUTE format('SELECT COALESCE(jsonb_agg(to_jsonb(t) ORDER BY to_jsonb(t)::text), ''[]'') FROM public.%I AS t WHERE %s',
+                       entry.table_name, personal_data_predicate(entry.table_name, 'any'))
+           INTO found_rows USING p_org_id, p_person_id;
+        tables := tables || jsonb_build_object(entry.table_name, jsonb_build_object(
+            'purpose', entry.purpose, 'retention', entry.retention, 'on_erasure', entry.on_erasure,
+            'rows', found_rows));
+    END LOOP;
+    RETURN jsonb_build_object(
+        'tables', tables,
+        'app_tables', (SELECT jsonb_object_agg(table_name, purpose) FROM personal_data_tables WHERE owner = 'app'));
+END;
+$$;
+
+--
+-- Name: personal_data_free_text_present(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.personal_data_free_text_present(p_table text) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public'
+    AS $_$
+    SELECT COALESCE(string_agg(
+               CASE WHEN a.atttypid = 'jsonb'::regtype
+                    THEN format('personal_data_clear_text(t.%1$I) IS DISTINCT FROM t.%1$I', a.attname)
+                    ELSE format('t.%I IS NOT NULL', a.attname) END, ' OR '), 'false')
+      FROM pg_attribute AS a
+     WHERE a.attrelid = to_regclass(format('public.%I', p_table)) AND a.attnum > 0 AND NOT a.attisdropped
+       AND (a.atttypid = 'jsonb'::regtype
+            OR (a.atttypid = 'text'::regtype AND a.attname = ANY (personal_data_free_text_keys())))
+$_$;
+
+--
+-- Name: personal_data_predicate(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.personal_data_predicate(p_table text, p_kind text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public'
+    AS $_$
+DECLARE
+    org_clause text;
+    person_clause text;
+BEGIN
+    SELECT CASE WHEN bool_or(a.attname = 'org_id') THEN 't.org_id = $1'
+                ELSE 'strpos(to_jsonb(t)::text, $1::text) > 0' END,
+           string_agg(CASE
+                          WHEN a.atttypid = 'jsonb'::regtype AND p_kind = 'subject'
+                              THEN format('t.%I ->> ''peer_mentor_id'' = $2::text', a.attname)
+                          WHEN a.atttypid = 'jsonb'::regtype
+                              THEN format('strpos(t.%I::text, $2::text) > 0', a.attname)
+                          WHEN pc.holds IS NOT NULL AND (p_kind = 'any' OR pc.holds = p_kind)
+                              THEN format('t.%I = $2', a.attname)
+                      END, ' OR ')
+      INTO org_clause, person_clause
+      FROM pg_attribute AS a
+      LEFT JOIN personal_data_columns() AS pc ON pc.table_name = p_table AND pc.column_name = a.attname
+     WHERE a.attrelid = to_regclass(format('public.%I', p_table)) AND a.attnum > 0 AND NOT a.attisdropped;
+    IF org_clause IS NULL THEN
+        RAISE EXCEPTION 'no table %', p_table USING ERRCODE = '42P01';
+    END IF;
+    -- The erasure's own announcement names the person until it is published; it is not data to erase.
+    IF p_table = 'event_outbox' THEN
+        org_clause := org_clause || ' AND t.detail_type <> ''MentorErased''';
+    END IF;
+    RETURN format('%s AND (%s)', org_clause, COALESCE(person_clause, 'false'));
+END;
+$_$;
+
+--
+-- Name: personal_data_pseudonym_assignments(text, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.personal_data_pseudonym_assignments(p_table text, p_clear_text boolean) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public'
+    AS $_$
+    SELECT string_agg(
+               CASE WHEN a.atttypid = 'jsonb'::regtype AND p_clear_text
+                    THEN format('%1$I = CAST(replace(CAST(personal_data_clear_text(%1$I) AS text), $2::text, $3::text) AS jsonb)',
+                                a.attname)
+                    WHEN a.atttypid = 'jsonb'::regtype
+                    THEN format('%1$I = CAST(replace(CAST(%1$I AS text), $2::text, $3::text) AS jsonb)', a.attname)
+                    WHEN a.atttypid = 'text'::regtype
+                    THEN format('%1$I = CASE WHEN %1$I IS NULL THEN NULL ELSE ''[erased]'' END', a.attname)
+                    ELSE format('%1$I = CASE WHEN %1$I = $2 THEN $3 ELSE %1$I END', a.attname) END,
+               ', ' ORDER BY a.attnum)
+      FROM pg_attribute AS a
+     WHERE a.attrelid = to_regclass(format('public.%I', p_table)) AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attgenerated = ''
+       AND (a.atttypid = 'jsonb'::regtype
+            OR (p_clear_text AND a.atttypid = 'text'::regtype AND a.attname = ANY (personal_data_free_text_keys()))
+            OR a.attname IN (SELECT pc.column_name FROM personal_data_columns() AS pc WHERE pc.table_name = p_table))
+$_$;
+
+--
 -- Name: purge_finished_outbox_rows(interval, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1238,6 +1544,22 @@ CREATE FUNCTION public.reference_mentor_stats(p_org_id uuid, p_peer_mentor_id uu
     FROM totals AS t
     JOIN types AS ty USING (org_id, peer_mentor_id)
     JOIN streaks AS s USING (org_id, peer_mentor_id)
+$$;
+
+--
+-- Name: requires_badge_crossings(uuid, uuid[], text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.requires_badge_crossings(p_org_id uuid, p_mentors uuid[], p_key text, p_level integer) RETURNS TABLE(peer_mentor_id uuid, level integer, earned_at date)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT e.peer_mentor_id, 1, min(e.earned_at)
+      FROM earned_badges AS e
+      JOIN badge_definitions AS d ON d.id = e.badge_definition_id
+     WHERE d.org_id = p_org_id AND d.key = p_key AND e.org_id = p_org_id
+       AND e.level >= p_level AND e.revoked_at IS NULL
+       AND (p_mentors IS NULL OR e.peer_mentor_id = ANY (p_mentors))
+     GROUP BY e.peer_mentor_id
 $$;
 
 --
@@ -1641,7 +1963,7 @@ ALTER TABLE public.evaluation_outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDE
 
 CREATE TABLE public.event_outbox (
     id bigint NOT NULL,
-    earned_badge_id uuid NOT NULL,
+    earned_badge_id uuid,
     detail_type text NOT NULL,
     detail jsonb NOT NULL,
     attempts integer DEFAULT 0 NOT NULL,
@@ -1651,7 +1973,9 @@ CREATE TABLE public.event_outbox (
     published_at timestamp with time zone,
     status text DEFAULT 'pending'::text NOT NULL,
     parked_at timestamp with time zone,
-    CONSTRAINT event_outbox_detail_type_check CHECK ((detail_type = ANY (ARRAY['BadgeAwarded'::text, 'HonorarMilestoneReached'::text, 'HonorarPayoutApproved'::text, 'HonorarPayoutPaid'::text]))),
+    event_key uuid GENERATED ALWAYS AS (COALESCE(earned_badge_id, ((detail ->> 'idempotency_key'::text))::uuid)) STORED NOT NULL,
+    CONSTRAINT event_outbox_badge_events_have_a_badge CHECK (((earned_badge_id IS NULL) = (detail_type = 'MentorErased'::text))),
+    CONSTRAINT event_outbox_detail_type_check CHECK ((detail_type = ANY (ARRAY['BadgeAwarded'::text, 'HonorarMilestoneReached'::text, 'HonorarPayoutApproved'::text, 'HonorarPayoutPaid'::text, 'MentorErased'::text]))),
     CONSTRAINT event_outbox_done_is_published CHECK (((status = 'done'::text) = (published_at IS NOT NULL))),
     CONSTRAINT event_outbox_parked_since CHECK (((status = 'parked'::text) = (parked_at IS NOT NULL))),
     CONSTRAINT event_outbox_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'done'::text, 'parked'::text])))
@@ -2004,6 +2328,13 @@ ALTER TABLE ONLY public.organizations
     ADD CONSTRAINT organizations_slug_key UNIQUE (slug);
 
 --
+-- Name: personal_data_tables personal_data_tables_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.personal_data_tables
+    ADD CONSTRAINT personal_data_tables_pkey PRIMARY KEY (table_name);
+
+--
 -- Name: scheduled_evaluations scheduled_evaluations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2102,6 +2433,12 @@ CREATE INDEX evaluation_outbox_pending_mentor_idx ON public.evaluation_outbox US
 --
 
 CREATE UNIQUE INDEX evaluation_outbox_waiting_key ON public.evaluation_outbox USING btree (org_id, peer_mentor_id, backfill) WHERE ((status = 'pending'::text) AND (attempts = 0) AND (last_error IS NULL));
+
+--
+-- Name: event_outbox_event_key_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX event_outbox_event_key_idx ON public.event_outbox USING btree (event_key);
 
 --
 -- Name: event_outbox_parked_idx; Type: INDEX; Schema: public; Owner: -
@@ -2242,6 +2579,18 @@ CREATE CONSTRAINT TRIGGER definition_backfills_invoke AFTER INSERT OR UPDATE ON 
 CREATE TRIGGER earned_badges_credential_status AFTER INSERT ON public.earned_badges REFERENCING NEW TABLE AS awarded FOR EACH STATEMENT EXECUTE FUNCTION public.credential_status_assign();
 
 --
+-- Name: earned_badges earned_badges_queue_dependents_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER earned_badges_queue_dependents_insert AFTER INSERT ON public.earned_badges REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION public.earned_badges_queue_dependents();
+
+--
+-- Name: earned_badges earned_badges_queue_dependents_revoke; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER earned_badges_queue_dependents_revoke AFTER UPDATE ON public.earned_badges REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION public.earned_badges_queue_dependents();
+
+--
 -- Name: earned_badges earned_badges_revoked_cancels_payout; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2252,6 +2601,12 @@ CREATE TRIGGER earned_badges_revoked_cancels_payout AFTER UPDATE OF revoked_at O
 --
 
 CREATE CONSTRAINT TRIGGER evaluation_outbox_invoke AFTER INSERT OR UPDATE ON public.evaluation_outbox DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (public.evaluation_invocation_first_in_transaction(new.status, new.available_at)) EXECUTE FUNCTION public.evaluation_outbox_invoke();
+
+--
+-- Name: event_outbox event_outbox_forget_erased_person; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER event_outbox_forget_erased_person BEFORE UPDATE OF status ON public.event_outbox FOR EACH ROW WHEN (((new.detail_type = 'MentorErased'::text) AND (new.status = 'done'::text))) EXECUTE FUNCTION public.event_outbox_forget_erased_person();
 
 --
 -- Name: org_members org_members_queue_evaluation; Type: TRIGGER; Schema: public; Owner: -

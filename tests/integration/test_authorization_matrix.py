@@ -178,6 +178,19 @@ ROUTES: dict[str, tuple[str, str, Any, dict[str, int]]] = {
         {"reason": "Duplicate"},
         admins_only(200),
     ),
+    "export personal data": (
+        "GET",
+        "/orgs/{org}/mentors/{mentor}/data-export",
+        None,
+        {**admins_only(200), "mentor self": 200},
+    ),
+    # The mentor is still a member: admins get 409 (remove the membership first), nothing is erased.
+    "erase personal data": (
+        "POST",
+        "/orgs/{org}/mentors/{mentor}/erasure",
+        {"reason": "Asked to"},
+        admins_only(409),
+    ),
     "get settings": ("GET", "/orgs/{org}/settings", None, admins_only(200)),
     "patch settings": (
         "PATCH",
@@ -483,6 +496,8 @@ CROSS_ORG = {
         "/orgs/{b_org}/badge-definitions/{manual}/achievement",
         None,
     ),
+    "export A's mentor's data": ("GET", "/orgs/{b_org}/mentors/{mentor}/data-export", None),
+    "erase A's mentor": ("POST", "/orgs/{b_org}/mentors/{mentor}/erasure", {"reason": "Not ours"}),
 }
 
 

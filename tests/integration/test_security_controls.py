@@ -81,6 +81,8 @@ EXPECTED_PRIVILEGES = {
     "scheduled_evaluations": {"SELECT", "DELETE"},
     # Written only by the deploy (as the owner); read by the owner's SECURITY DEFINER trigger.
     "lambda_invocation_target": set(),
+    # sql/015: read only through the owner's SECURITY DEFINER export and erasure functions.
+    "personal_data_tables": set(),
 }
 PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
@@ -223,6 +225,8 @@ def test_the_role_migration_can_run_again_on_a_cluster_that_has_the_role(migrate
         "DELETE FROM event_outbox",
         "SELECT configure_lambda_invocation('elsewhere', NULL, true)",
         "SELECT install_lambda_invoke()",
+        "UPDATE personal_data_tables SET on_erasure = 'none'",
+        "DELETE FROM mentor_stats",
         "INSERT INTO lambda_invocation_target (function_name, enabled) VALUES ('elsewhere', true)",
     ],
 )
@@ -248,8 +252,8 @@ def test_every_handler_works_connected_as_a_member_of_the_app_role(db: Database,
     try:
         # When every route and both jobs run as the app role
         results = _exercise_every_route(org, manual, spare)
-        results |= _exercise_payout_routes(org, payable)
-        db.query("UPDATE mentor_stats SET total_count = 999 WHERE peer_mentor_id = :m", m=org.other_mentor)
+        results |= _exercise_payout_routes(org, payable, db)
+        db.query("UPDATE mentor_stats SET total_count = 999 WHERE peer_mentor_id = :m", m=org.mentor)
         drained = evaluate_badges.handler.lambda_handler({"action": "drain"}, LambdaContext())
         reconciled = evaluate_badges.handler.lambda_handler({"action": "reconcile"}, LambdaContext())
         housekept = evaluate_badges.handler.lambda_handler({"action": "housekeeping"}, LambdaContext())
@@ -285,6 +289,8 @@ def test_every_handler_works_connected_as_a_member_of_the_app_role(db: Database,
         "patch settings": 200,
         "award payable to another mentor": 201,
         "revoke with a payout": 200,
+        "export personal data": 200,
+        "erase personal data": 200,
     }
     assert drained["events_failed"] == 0 and drained["parked_total"] == 0
     assert reconciled["repaired_snapshots"] >= 1  # rebuild_mentor_stats ran as the app role
@@ -349,7 +355,7 @@ def _exercise_every_route(org: Org, manual: uuid.UUID, spare: uuid.UUID) -> dict
     return results
 
 
-def _exercise_payout_routes(org: Org, payable: uuid.UUID) -> dict[str, int]:
+def _exercise_payout_routes(org: Org, payable: uuid.UUID, owner: Database) -> dict[str, int]:
     base = f"/orgs/{org.id}"
     results: dict[str, int] = {}
 
@@ -373,6 +379,12 @@ def _exercise_payout_routes(org: Org, payable: uuid.UUID) -> dict[str, int]:
         "award payable to another mentor", awards, "POST", other, {"badge_definition_id": str(payable)}
     )
     call("revoke with a payout", awards, "POST", f"{other}/{pending['id']}/revoke", {"reason": "Test revoke"})
+    # Export, and erasure of someone who left with no activities (it rewrites the audit log as the owner)
+    call("export personal data", awards, "GET", f"{base}/mentors/{org.other_mentor}/data-export")
+    departed = org.other_mentor
+    owner.query("DELETE FROM org_members WHERE org_id = :o AND user_id = :m", o=org.id, m=departed)
+    owner.query("DELETE FROM activities WHERE org_id = :o AND peer_mentor_id = :m", o=org.id, m=departed)
+    call("erase personal data", awards, "POST", f"{base}/mentors/{departed}/erasure", {"reason": "Asked to"})
     return results
 
 

@@ -343,7 +343,8 @@ def test_unknown_type_lists_the_known_ones() -> None:
     assert (problem.path, problem.code) == ("type", "unknown_type")
     assert problem.message == (
         'Unknown criteria type "badge_of_honour". '
-        "Known types: threshold, streak, training_completion, tier, milestone, manual."
+        "Known types: threshold, streak, training_completion, tier, milestone, manual, all_of, any_of, "
+        "requires_badge."
     )
     assert all(kind in problem.message for kind in KNOWN_TYPES)
 

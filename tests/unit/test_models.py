@@ -117,6 +117,8 @@ PROGRESS = {
     "target": 15,
     "earned": False,
     "earned_at": None,
+    "members": [],
+    "held": None,
 }
 DETAIL = {
     "path": "tiers[1].threshold",
@@ -205,7 +207,10 @@ MINIMAL: list[tuple[type[BaseModel], dict[str, Any]]] = [
     (TrainingStatus, {}),
     (HonorarMilestone, {}),
     (PeerMentorStats, {"peer_mentor_id": MENTOR, "org_id": ORG, "updated_at": "2025-03-05T18:00:00Z"}),
-    (BadgeProgress, {k: v for k, v in PROGRESS.items() if k not in ("level_name", "earned_at")}),
+    (
+        BadgeProgress,
+        {k: v for k, v in PROGRESS.items() if k not in ("level_name", "earned_at", "members", "held")},
+    ),
     (MilestoneStatus, {"peer_mentor_id": MENTOR, "org_id": ORG}),
     (
         BadgeDefinition,

@@ -28,6 +28,8 @@ SPEC_ROUTES = {
     ("POST", "/orgs/{org_id}/payouts/{payout_id}/approve"): "award_badge",
     ("POST", "/orgs/{org_id}/payouts/{payout_id}/paid"): "award_badge",
     ("POST", "/orgs/{org_id}/payouts/{payout_id}/cancel"): "award_badge",
+    ("GET", "/orgs/{org_id}/mentors/{mentor_id}/data-export"): "award_badge",
+    ("POST", "/orgs/{org_id}/mentors/{mentor_id}/erasure"): "award_badge",
     ("GET", "/orgs/{org_id}/settings"): "config_crud",
     ("PATCH", "/orgs/{org_id}/settings"): "config_crud",
     ("GET", "/orgs/{org_id}/mentors/{mentor_id}/badges/{earned_badge_id}/credential"): "award_badge",

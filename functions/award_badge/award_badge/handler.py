@@ -1,5 +1,6 @@
-"""award_badge: list, manually award and revoke a mentor's earned badges (SPEC section 5), and their
-Open Badges 3.0 credentials with the public documents verifiers fetch (SPEC 8.6)."""
+"""award_badge: list, manually award and revoke a mentor's earned badges (SPEC section 5); payouts
+(SPEC 8.4); a person's data export and erasure (SPEC 8.5); Open Badges 3.0 credentials with the public
+documents verifiers fetch (SPEC 8.6)."""
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
@@ -7,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from award_badge import credential_routes, public_routes
 from award_badge.payout_routes import router as payout_router
+from award_badge.personal_data_routes import router as personal_data_router
 from award_badge.routes import router
 from peer_badges.api import create_app
 
@@ -17,6 +19,7 @@ app.include_router(router)
 app.include_router(payout_router)
 app.include_router(credential_routes.router)
 app.include_router(public_routes.router)
+app.include_router(personal_data_router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

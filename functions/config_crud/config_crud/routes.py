@@ -134,7 +134,7 @@ def create_badge_definition(org_id: UUID, body: CreateBody) -> Response[BadgeDef
 def validate_badge_definition(org_id: UUID, body: DraftBody) -> Response[ValidationResult]:
     db = get_database()
     require_admin(db, org_id, caller_id(router), "validate badge definitions")
-    return reply(definitions.validate_draft(body))
+    return reply(definitions.validate_draft(db, org_id, body))
 
 
 @router.post(

@@ -20,6 +20,7 @@ EVALUATIONS = "Evaluations"
 PAYOUTS = "Payouts"
 SETTINGS = "Settings"
 OPEN_BADGES = "Open Badges"
+PERSONAL_DATA = "Personal data"
 
 TAGS: dict[str, str] = {
     STATISTICS: (
@@ -48,6 +49,11 @@ TAGS: dict[str, str] = {
         "organisation's tax-free limit."
     ),
     SETTINGS: "The organisation's settings, such as the honorarium tax-free limit.",
+    PERSONAL_DATA: (
+        "A person's rights (GDPR articles 15 and 17): everything this bundle stores about them in one "
+        "organisation as one JSON document, and erasure once they have left it (payment records stay, "
+        "under a pseudonym, for bookkeeping). See docs/privacy.md."
+    ),
     OPEN_BADGES: (
         "Portable badges: an earned badge as a signed Open Badges 3.0 credential the mentor can show "
         "anywhere, and the public documents any verifier fetches without an account (the organisation's "
@@ -121,6 +127,42 @@ CRITERIA_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "manual": (
         "manual: awarded by a coordinator or an admin, never automatically",
         {"type": "manual", "schema_version": 1},
+    ),
+    "requires_badge": (
+        "requires_badge: holds the silver level (2) or higher of the badge keyed visits-tier",
+        {"type": "requires_badge", "schema_version": 1, "badge_key": "visits-tier", "level": 2},
+    ),
+    "all_of": (
+        "all_of: mentor of the year: the gold visits tier and a valid basic course",
+        {
+            "type": "all_of",
+            "schema_version": 1,
+            "criteria": [
+                {"type": "requires_badge", "schema_version": 1, "badge_key": "visits-tier", "level": 3},
+                {
+                    "type": "training_completion",
+                    "schema_version": 1,
+                    "training_codes": ["basic-course"],
+                    "only_valid": True,
+                },
+            ],
+        },
+    ),
+    "any_of": (
+        "any_of: a steady month: 4 weeks in a row, or 12 activities in the last 30 days",
+        {
+            "type": "any_of",
+            "schema_version": 1,
+            "criteria": [
+                {"type": "streak", "schema_version": 1, "weeks": 4},
+                {
+                    "type": "threshold",
+                    "schema_version": 1,
+                    "threshold": 12,
+                    "window": {"kind": "rolling_days", "days": 30},
+                },
+            ],
+        },
     ),
 }
 
@@ -224,4 +266,11 @@ CANCEL_EXAMPLES: Examples = {
 
 SETTINGS_EXAMPLES: Examples = {
     "limit": ("the tax-free limit in NOK", {"honorar_tax_free_limit_nok": 10000}),
+}
+
+ERASURE_EXAMPLES: Examples = {
+    "request": (
+        "The person asked to be erased",
+        {"reason": "The person asked to be erased (GDPR article 17)."},
+    ),
 }

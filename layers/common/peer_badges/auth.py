@@ -126,6 +126,17 @@ def require_mentor_manager(db: Queryable, org_id: UUID, user_id: UUID, mentor_id
     raise Forbidden("Only coordinators and organisation admins can award badges.")
 
 
+def require_person_or_admin(db: Queryable, org_id: UUID, user_id: UUID, person_id: UUID) -> Access:
+    """The person themself (also after they left the organisation: their data is still theirs to see),
+    or an org admin (SPEC 8.5's data export)."""
+    access = load_access(db, org_id, user_id)
+    if user_id == person_id or access.is_admin:
+        return access
+    if not access.is_member:
+        raise Forbidden(NOT_A_MEMBER)
+    raise Forbidden("Only the person themself or an organisation admin can export a person's data.")
+
+
 def require_overview_reader(db: Queryable, org_id: UUID, user_id: UUID) -> Access:
     """Coordinators (their own mentors) and admins (everyone) may read the overview."""
     access = require_member(db, org_id, user_id)

@@ -18,8 +18,9 @@ from aws_lambda_powertools import Logger
 from pg8000.exceptions import DatabaseError
 from pydantic import ValidationError
 
-from peer_badges.criteria import ErrorDetail, format_path, validate_criteria
-from peer_badges.db import Database, Json, Transaction, sqlstate
+from peer_badges.criteria import CriteriaInvalid, ErrorDetail, format_path, parse_criteria, validate_criteria
+from peer_badges.criteria.prerequisite import reference_problems, required_keys
+from peer_badges.db import Database, Json, Queryable, Transaction, sqlstate
 from peer_badges.definitions_cache import (
     COLUMNS,
     cached_org_definitions,
@@ -80,18 +81,68 @@ def problems_from(error: ValidationError) -> list[ErrorDetail]:
     ]
 
 
-def validate_draft(body: object) -> ValidationResult:
+def validate_draft(db: Queryable, org_id: UUID, body: object) -> ValidationResult:
     """Check without storing: a criteria document, or a definition draft ``{"criteria": ..., ...}``.
 
-    A draft's other fields are checked when present, so an admin form can be checked as it is typed.
+    A draft's other fields are checked when present, so an admin form can be checked as it is typed;
+    prerequisites (``requires_badge``) are checked against the organisation's badges, and for a draft
+    with a ``key``, for cycles through it.
     """
     if isinstance(body, dict) and "criteria" in body and "type" not in body:
         try:
-            BadgeDefinitionPatch.model_validate(body)
+            draft = BadgeDefinitionPatch.model_validate(body)
         except ValidationError as error:
             return ValidationResult.of(problems_from(error))
-        return ValidationResult.of([])
-    return ValidationResult.of(validate_criteria(body))
+        if draft.criteria is None:
+            return ValidationResult.of([])
+        return ValidationResult.of(
+            reference_problems(draft.criteria, draft.key, org_criteria(db, org_id), prefix=("criteria",))
+        )
+    problems = validate_criteria(body)
+    if problems:
+        return ValidationResult.of(problems)
+    return ValidationResult.of(reference_problems(parse_criteria(body), None, org_criteria(db, org_id)))
+
+
+def org_criteria(db: Queryable, org_id: UUID, except_id: UUID | None = None) -> dict[str, Any]:
+    """Every definition key of the organisation (archived ones too: their badges are still held) with
+    its criteria, for the prerequisite checks."""
+    found: dict[str, Any] = {}
+    for row in db.query(
+        "SELECT id, key, criteria FROM badge_definitions WHERE org_id = :org_id ORDER BY key", org_id=org_id
+    ):
+        if row["id"] == except_id:
+            continue
+        try:
+            found[row["key"]] = parse_criteria(row["criteria"])
+        except CriteriaInvalid:
+            found[row["key"]] = None  # a row another client broke: its key still exists
+    return found
+
+
+def _check_references(tx: Transaction, org_id: UUID, key: str, criteria: Any, except_id: UUID | None) -> None:
+    """Refuse (422, every problem) prerequisites on unknown badges and cycles between definitions."""
+    problems = reference_problems(criteria, key, org_criteria(tx, org_id, except_id), prefix=("criteria",))
+    if problems:
+        raise Unprocessable(
+            "The criteria require badges that do not exist here, or would make a cycle; see details.",
+            [problem.model_dump() for problem in problems],
+        )
+
+
+def _check_key_not_required(tx: Transaction, org_id: UUID, old_key: str) -> None:
+    """A key other definitions require cannot change under them."""
+    dependants = sorted(
+        other
+        for other, criteria in org_criteria(tx, org_id).items()
+        if other != old_key and any(key == old_key for _, key in required_keys(criteria))
+    )
+    if dependants:
+        message = (
+            f'Other badges require "{old_key}" ({", ".join(dependants)}); change their criteria first, '
+            "then rename this one."
+        )
+        raise Conflict(message)
 
 
 # --- mutations ---------------------------------------------------------------------------
@@ -181,6 +232,7 @@ def create_definition(
                 f"An organisation can have at most {MAX_DEFINITIONS_PER_ORG} badge definitions; "
                 "delete unused ones or change an existing one."
             )
+        _check_references(tx, org_id, request.key, request.criteria, None)
         row = tx.query_one(
             f"""INSERT INTO badge_definitions (org_id, key, name, description, icon, criteria, active,
                                                created_by, updated_by)
@@ -241,6 +293,11 @@ def update_definition(
         changes = _changed(current, patch)
         if not changes:
             return current
+        if "key" in changes:
+            _check_key_not_required(tx, org_id, current.key)
+        if "criteria" in changes or "key" in changes:
+            criteria = changes.get("criteria", current.criteria)
+            _check_references(tx, org_id, changes.get("key", current.key), criteria, definition_id)
         values = _column_values(changes)
         # Column names come from the fixed _PATCHABLE list, values are parameters.
         assignments = ", ".join(

@@ -26,6 +26,7 @@ from peer_badges.criteria import MilestoneCriteria
 from peer_badges.criteria.facts import (
     CountFact,
     CountRequest,
+    HeldBadgeRequest,
     LevelState,
     MissingFact,
     StreakFact,
@@ -41,6 +42,7 @@ from peer_badges.models import (
     BadgeProgress,
     EarnedBadge,
     HonorarMilestone,
+    MemberProgress,
     MilestoneStatus,
     PeerMentorStats,
 )
@@ -93,6 +95,7 @@ class FactRequests(_Frozen):
     today: date
     counts: tuple[CountRequest, ...] = ()
     streaks: tuple[StreakRequest, ...] = ()
+    held_badges: tuple[str, ...] = ()  # definition keys whose unrevoked levels the mentor holds
 
     def without_dates(self) -> "FactRequests":
         """The same counts and streaks, without the crossing dates (progress only)."""
@@ -100,6 +103,7 @@ class FactRequests(_Frozen):
             today=self.today,
             counts=tuple(r.without_dates() for r in self.counts),
             streaks=tuple(r.without_dates() for r in self.streaks),
+            held_badges=self.held_badges,
         )
 
 
@@ -112,6 +116,8 @@ class MentorFacts(_Frozen):
     stats: PeerMentorStats
     counts: dict[str, CountFact] = Field(default_factory=dict)
     streaks: dict[str, StreakFact] = Field(default_factory=dict)
+    # key -> {level: earned_at} of the org's definitions the mentor holds (unrevoked), as asked for
+    held_badges: dict[str, dict[int, date]] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -178,8 +184,21 @@ def _walk(
                 target=state.target,
                 earned=holds,
                 earned_at=record.earned_at if record is not None and holds else None,
+                members=tuple(_member_progress(member) for member in state.members),
+                held=state.held,
             )
             yield definition, state, record, progress
+
+
+def _member_progress(state: LevelState) -> MemberProgress:
+    return MemberProgress(
+        type=state.type or "",
+        current=state.current,
+        target=state.target,
+        met=state.met,
+        held=state.held,
+        members=tuple(_member_progress(member) for member in state.members),
+    )
 
 
 def _due(definition: BadgeDefinition, state: LevelState) -> DueAward:
@@ -200,6 +219,7 @@ def required_facts(
     held = _held(earned)
     counts: dict[str, CountRequest] = {}
     streaks: dict[str, StreakRequest] = {}
+    held_badges: set[str] = set()
     for definition in _live(definitions):
         criteria = definition.criteria
         pending = frozenset(
@@ -209,6 +229,8 @@ def required_facts(
             if isinstance(request, CountRequest):
                 known = counts.get(request.key)
                 counts[request.key] = known.merged(request) if known else request
+            elif isinstance(request, HeldBadgeRequest):
+                held_badges.add(request.key)
             else:
                 known_streak = streaks.get(request.key)
                 streaks[request.key] = known_streak.merged(request) if known_streak else request
@@ -216,6 +238,7 @@ def required_facts(
         today=today,
         counts=tuple(counts[key] for key in sorted(counts)),
         streaks=tuple(streaks[key] for key in sorted(streaks)),
+        held_badges=tuple(sorted(held_badges)),
     )
 
 

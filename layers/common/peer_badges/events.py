@@ -13,6 +13,9 @@ evaluation outbox (the operator retry brings them back). A publisher that dies m
 rows leased; they come back when the lease ends. The only duplicate is a send whose success could
 not be recorded, so consumers deduplicate on the detail's `idempotency_key` (the earned badge id;
 with the detail-type it identifies an event).
+
+Events carry ids, dates, amounts and states, never free text: notes, reasons and payment references
+are left out of the detail on the way out (they may name or describe a person; SPEC 8.5).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ MAX_ENTRIES_PER_CALL = 10  # the PutEvents limit
 DEFAULT_LIMIT = 100
 # Stop sending well before the lease ends, or another publisher could claim rows still being sent.
 TIME_BUDGET_S = POLICY.lease.total_seconds() / 2
+# Free text typed by admins and coordinators, kept in the database but never sent on the bus.
+FREE_TEXT_KEYS = frozenset({"note", "revoke_reason", "cancel_reason", "paid_reference", "reason"})
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,7 @@ def _put_events(
         {
             "Source": EVENT_SOURCE,
             "DetailType": row["detail_type"],
-            "Detail": json.dumps(row["detail"], default=str),
+            "Detail": json.dumps(without_free_text(row["detail"]), default=str),
             "EventBusName": bus_name,
         }
         for row in chunk
@@ -143,6 +148,10 @@ def _put_events(
             code = result.get("ErrorCode") or "NoResult"
             failed[row["id"]] = _truncate(f"{code}: {result.get('ErrorMessage') or 'not accepted'}")
     return sent, failed
+
+
+def without_free_text(detail: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in detail.items() if key not in FREE_TEXT_KEYS}
 
 
 def _record(db: Database, sent: list[int], failed: dict[int, str], untried: list[int]) -> None:
@@ -169,4 +178,9 @@ def retry_parked(db: Database, org_id: UUID | None = None) -> int:
 
 def publish_new_awards(db: Database, earned_badge_ids: Iterable[UUID]) -> PublishReport:
     """`publish_after_commit` with the container's client and the configured bus (the API's path)."""
-    return publish_after_commit(db, events_client, get_settings().event_bus_name, earned_badge_ids)
+    return publish_events(db, earned_badge_ids)
+
+
+def publish_events(db: Database, event_keys: Iterable[UUID]) -> PublishReport:
+    """The API's path for any event: keys are earned badge ids, or an event's own key (MentorErased)."""
+    return publish_after_commit(db, events_client, get_settings().event_bus_name, event_keys)

@@ -40,6 +40,7 @@ BADGE_AWARDED = "BadgeAwarded"
 HONORAR_MILESTONE_REACHED = "HonorarMilestoneReached"
 HONORAR_PAYOUT_APPROVED = "HonorarPayoutApproved"
 HONORAR_PAYOUT_PAID = "HonorarPayoutPaid"
+MENTOR_ERASED = "MentorErased"
 MAX_PAID_REFERENCE_LENGTH = 200
 MAX_TAX_FREE_LIMIT_NOK = 100_000_000
 
@@ -282,6 +283,17 @@ class EvaluationResponse(Record):
     awarded: tuple[EarnedBadge, ...] = ()
 
 
+class MemberProgress(Record):
+    """One member of an all_of / any_of badge: its type and progress (members nested inside)."""
+
+    type: str
+    current: NonNegative
+    target: Level
+    met: bool
+    held: bool | None = None  # requires_badge: whether the prerequisite badge is held
+    members: tuple["MemberProgress", ...] = ()
+
+
 class BadgeProgress(Record):
     badge_definition_id: UUID
     key: str
@@ -293,6 +305,9 @@ class BadgeProgress(Record):
     target: Level
     earned: bool
     earned_at: date | None = None
+    # all_of / any_of: each member's progress; requires_badge: whether the prerequisite is held
+    members: tuple[MemberProgress, ...] = ()
+    held: bool | None = None
 
 
 class MilestoneStatus(Record):
@@ -353,6 +368,55 @@ class OrgSettings(Record):
 
 class OrgSettingsPatch(RequestBody):
     honorar_tax_free_limit_nok: Annotated[StrictInt, Field(ge=0, le=MAX_TAX_FREE_LIMIT_NOK)]
+
+
+# --- personal data (SPEC 8.5) ------------------------------------------------------------
+
+
+class ExportedTable(Record):
+    purpose: str
+    retention: str
+    on_erasure: Literal["delete", "pseudonymise"]
+    rows: tuple[dict[str, Any], ...] = ()  # each row as stored, column by column
+
+
+class PersonalDataExport(Record):
+    """Everything this bundle stores about one person in one organisation."""
+
+    schema_version: Literal[1] = 1
+    org_id: UUID
+    peer_mentor_id: UUID
+    generated_at: AwareDatetime
+    tables: dict[str, ExportedTable]
+    # The app's own tables (activities, training completions, membership): not read here; the app's to
+    # export and to erase.
+    app_tables: dict[str, str]
+
+
+class ErasureRequest(RequestBody):
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_REASON_LENGTH)
+    ]
+
+
+class ErasureReport(Record):
+    """What an erasure did, as counts per table; the person's id is nowhere in this bundle afterwards."""
+
+    org_id: UUID
+    deleted: dict[str, NonNegative]  # rows only about them
+    pseudonymised: dict[str, NonNegative]  # rows about them, kept under a random pseudonym
+    actor_pseudonymised: dict[str, NonNegative]  # rows where they acted (awarded, approved, ...)
+    free_text_cleared: dict[str, NonNegative]  # rows about them whose notes, reasons, references were cleared
+    event: Literal["MentorErased"] = "MentorErased"
+    not_erased_here: str  # what remains for the app to erase
+
+
+class MentorErasedEvent(Record):
+    """EventBridge detail for ``MentorErased``: the app and other consumers erase the person too."""
+
+    org_id: UUID
+    peer_mentor_id: UUID
+    idempotency_key: UUID
 
 
 # --- generic responses -------------------------------------------------------------------

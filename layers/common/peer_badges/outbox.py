@@ -69,7 +69,8 @@ _TABLES: dict[QueueName, _Table] = {
     "event": _Table(
         "event_outbox",
         "published_at",
-        "earned_badge_id",
+        # The earned badge for badge and payout events, the event's own key otherwise (sql/015).
+        "event_key",
         "detail->>'org_id' = CAST(CAST(:org AS uuid) AS text)",
     ),
     "definition_backfill": _Table(
@@ -136,7 +137,8 @@ RETURNING id"""
         return db.query(self._claim_due, limit=limit, lease_s=self._lease_s(lease))
 
     def claim_keys(self, db: Queryable, keys: Sequence[UUID | str]) -> list[dict[str, Any]]:
-        """Lease the due rows of these keys only (earned badge ids for events, mentor ids for evaluations)."""
+        """Lease the due rows of these keys only (events: earned badge ids, or the event's own key for
+        events without a badge; evaluations: mentor ids)."""
         return db.query(self._claim_keys, keys=[str(key) for key in keys], lease_s=self._lease_s(None))
 
     def done(self, db: Queryable, ids: Sequence[int]) -> None:

@@ -305,16 +305,14 @@ def transition_in(
         raise NotFound(f"There is no payout {payout_id} in this organisation.")
     payout = HonorarPayout.model_validate(row["payout"])
     if row["outcome"] == "conflict":
-        raise Conflict(_refusal(action, payout, reference))
+        raise Conflict(_refusal(action, payout))
     return TransitionOutcome(payout=payout, changed=row["outcome"] == "changed")
 
 
-def _refusal(action: Action, payout: HonorarPayout, reference: str | None) -> str:
+def _refusal(action: Action, payout: HonorarPayout) -> str:
     if action == "pay" and payout.status == "paid":
-        return (
-            f"This payout was already paid with reference '{payout.paid_reference}', "
-            f"not '{(reference or '').strip()}'."
-        )
+        # References are free text (they may name the person): the message, which is logged, quotes neither.
+        return "This payout was already paid under another reference; the first payment stands."
     allowed = {"approve": "pending", "pay": "approved", "cancel": "pending or approved"}[action]
     verb = {"approve": "approved", "pay": "marked paid", "cancel": "cancelled"}[action]
     return f"This payout is {payout.status}; only a {allowed} payout can be {verb}."

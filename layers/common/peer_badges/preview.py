@@ -16,8 +16,9 @@ from pydantic import Field, StrictInt, ValidationError
 from peer_badges.badge_queries import preview_counts
 from peer_badges.clock import OrgClock
 from peer_badges.criteria import Criteria, parse_criteria, validate_criteria
+from peer_badges.criteria.prerequisite import reference_problems
 from peer_badges.db import Queryable
-from peer_badges.definitions import invalid_criteria, problems_from
+from peer_badges.definitions import invalid_criteria, org_criteria, problems_from
 from peer_badges.models import BadgeDefinitionPatch, PreviewResponse, Record
 
 MAX_SAMPLE_SIZE = 50
@@ -70,8 +71,17 @@ def preview_draft(db: Queryable, org_id: UUID, body: object) -> DefinitionPrevie
         except ValidationError as error:
             raise invalid_criteria(problems_from(error)) from error
         assert draft.criteria is not None  # sent, and null is refused
+        _known_prerequisites(db, org_id, draft.criteria, ("criteria",))
         return preview(db, org_id, draft.criteria, draft.sample_size)
     problems = validate_criteria(body)
     if problems:
         raise invalid_criteria(problems)
-    return preview(db, org_id, parse_criteria(body))
+    criteria = parse_criteria(body)
+    _known_prerequisites(db, org_id, criteria, ())
+    return preview(db, org_id, criteria)
+
+
+def _known_prerequisites(db: Queryable, org_id: UUID, criteria: Criteria, prefix: tuple[str, ...]) -> None:
+    problems = reference_problems(criteria, None, org_criteria(db, org_id), prefix=prefix)
+    if problems:
+        raise invalid_criteria(problems)

@@ -17,6 +17,7 @@ from aws_lambda_powertools import Logger
 
 from peer_badges.backfill import award_missing
 from peer_badges.clock import OrgClock
+from peer_badges.criteria.prerequisite import prerequisites_first
 from peer_badges.db import Database
 from peer_badges.definitions_cache import cached_org_definitions
 from peer_badges.models import EarnedBadge
@@ -65,8 +66,9 @@ def reconcile_org(
         report.repaired_snapshots = repair_snapshots(db, org_id)
     live = [d for d in cached_org_definitions(db, org_id) if d.live and d.criteria.auto_awarded]
     report.definitions = len(live)
-    # One definition after another, each in id order: concurrent runs take their locks in one order.
-    for definition in sorted(live, key=lambda d: str(d.id)):
+    # One definition after another, prerequisites first (so one run awards a chain of requires_badge),
+    # otherwise in id order: concurrent runs take their locks in one order.
+    for definition in prerequisites_first(live):
         result = award_missing(db, org_id, definition, today, dry_run=dry_run, correlation_id=correlation_id)
         report.candidates += result.candidates
         report.awarded.extend(result.awarded)

@@ -450,7 +450,29 @@ def _facts(
         stats=stats,
         counts={r.key: _count_fact(row, stats, r, year_start) for r in requests.counts},
         streaks={r.key: _streak_fact(row, r) for r in requests.streaks},
+        held_badges=_held_badges(db, org_id, mentor_id, requests.held_badges),
     )
+
+
+_HELD_SQL = """
+SELECT d.key, e.level, e.earned_at
+  FROM earned_badges AS e
+  JOIN badge_definitions AS d ON d.id = e.badge_definition_id
+ WHERE e.org_id = :org_id AND e.peer_mentor_id = :mentor_id AND e.revoked_at IS NULL
+   AND d.key = ANY(CAST(:keys AS text[]))
+"""
+
+
+def _held_badges(
+    db: Queryable, org_id: UUID, mentor_id: UUID, keys: Sequence[str]
+) -> dict[str, dict[int, date]]:
+    """The unrevoked levels (with earned_at) the mentor holds of the definitions with these keys; asked
+    only when a prerequisite is evaluated (one indexed read)."""
+    held: dict[str, dict[int, date]] = {}
+    if keys:
+        for row in db.query(_HELD_SQL, org_id=org_id, mentor_id=mentor_id, keys=list(keys)):
+            held.setdefault(row["key"], {})[int(row["level"])] = row["earned_at"]
+    return held
 
 
 def _count_fact(row: Row, stats: PeerMentorStats, request: CountRequest, year_start: date) -> CountFact:

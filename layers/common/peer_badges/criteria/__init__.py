@@ -40,8 +40,10 @@ from peer_badges.criteria.base import (
     quoted,
     version_message,
 )
+from peer_badges.criteria.combination import MAX_DEPTH, AllOfCriteria, AnyOfCriteria, check_members
 from peer_badges.criteria.manual import ManualCriteria
 from peer_badges.criteria.milestone import MilestoneCriteria
+from peer_badges.criteria.prerequisite import RequiresBadgeCriteria
 from peer_badges.criteria.streak import StreakCriteria
 from peer_badges.criteria.threshold import ThresholdCriteria
 from peer_badges.criteria.tier import Tier, TierCriteria
@@ -55,6 +57,9 @@ CRITERIA_TYPES: tuple[type[CriteriaBase], ...] = (
     TierCriteria,
     MilestoneCriteria,
     ManualCriteria,
+    AllOfCriteria,
+    AnyOfCriteria,
+    RequiresBadgeCriteria,
 )
 CRITERIA_MODELS: dict[str, type[CriteriaBase]] = {
     model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
@@ -73,6 +78,7 @@ __all__ = [
     "CRITERIA_TYPES",
     "KNOWN_TYPES",
     "MAX_ACTIVITY_TYPES",
+    "MAX_DEPTH",
     "MAX_LEVELS",
     "MAX_NAME_LENGTH",
     "MAX_PER_WEEK",
@@ -81,7 +87,9 @@ __all__ = [
     "MAX_THRESHOLD",
     "MAX_TRAINING_CODES",
     "SCHEMA_VERSION",
+    "AllOfCriteria",
     "AllTime",
+    "AnyOfCriteria",
     "AnyWindow",
     "CalendarYear",
     "Criteria",
@@ -91,19 +99,23 @@ __all__ = [
     "ErrorDetail",
     "ManualCriteria",
     "MilestoneCriteria",
+    "RequiresBadgeCriteria",
     "RollingDays",
     "StreakCriteria",
     "ThresholdCriteria",
     "Tier",
     "TierCriteria",
     "TrainingCompletionCriteria",
+    "collect",
     "format_path",
     "parse_criteria",
     "validate_criteria",
 ]
 
 
-def _collect(raw: object) -> list[tuple[Loc, str, str]]:
+def collect(raw: object, depth: int = 1) -> list[tuple[Loc, str, str]]:
+    """Every problem with a criteria document as ``(location, code, message)``; ``depth`` is how deep a
+    combination's member the document is (1 at the top)."""
     out = Problems()
     known = ", ".join(KNOWN_TYPES)
     if not isinstance(raw, dict):
@@ -130,7 +142,10 @@ def _collect(raw: object) -> list[tuple[Loc, str, str]]:
         out.add(("type",), "unknown_type", f"Unknown criteria type {quoted(kind)}. Known types: {known}.")
         return out.found
     check_known_fields(out, (), raw, CRITERIA_MODELS[kind], f"a {kind} badge")
-    CRITERIA_MODELS[kind].check_fields(out, raw)
+    if kind in ("all_of", "any_of"):
+        check_members(out, (), raw, depth)
+    else:
+        CRITERIA_MODELS[kind].check_fields(out, raw)
     return out.found
 
 
@@ -140,7 +155,7 @@ def _collect(raw: object) -> list[tuple[Loc, str, str]]:
 def validate_criteria(raw: object) -> list[ErrorDetail]:
     """Every problem with a criteria document (parsed JSON); empty when it is valid. Never raises."""
     return [
-        ErrorDetail(path=format_path(loc), code=code, message=message) for loc, code, message in _collect(raw)
+        ErrorDetail(path=format_path(loc), code=code, message=message) for loc, code, message in collect(raw)
     ]
 
 
@@ -157,7 +172,7 @@ def _check_as_field(value: object) -> object:
     """Before pydantic validates a ``criteria`` field, report the admin-readable problems."""
     if isinstance(value, CriteriaBase):
         return value
-    found = _collect(value)
+    found = collect(value)
     if found:
         raise ValidationError.from_exception_data(
             "criteria",

@@ -167,7 +167,9 @@ def check_members(out: Problems, loc: Loc, raw: dict[Any, Any], depth: int) -> N
             )
             continue
         if not isinstance(member, dict):
-            out.add(member_loc, "wrong_type", f"Each member must be a criteria document; got {describe(member)}.")
+            out.add(
+                member_loc, "wrong_type", f"Each member must be a criteria document; got {describe(member)}."
+            )
             continue
         for member_path, code, message in collect(member, depth + 1):
             out.add((*member_loc, *member_path), code, message)

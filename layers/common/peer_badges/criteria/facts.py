@@ -209,7 +209,7 @@ class LevelState:
     met: bool
     crossed_on: Callable[[], date]  # called only when met and not yet awarded
     # A combination's members (their own states), and whether a prerequisite badge is held.
-    members: tuple["LevelState", ...] = ()
+    members: tuple[LevelState, ...] = ()
     type: str | None = None  # the member's criteria type, for progress reports
     held: bool | None = None
 

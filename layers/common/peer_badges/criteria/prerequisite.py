@@ -63,7 +63,11 @@ class RequiresBadgeCriteria(CriteriaBase):
         return [HeldBadgeRequest(key=self.badge_key)]
 
     def assess(self, facts: MentorFacts, today: date) -> list[LevelState]:
-        held = {level: day for level, day in facts.held_badges.get(self.badge_key, {}).items() if level >= self.level}
+        held = {
+            level: day
+            for level, day in facts.held_badges.get(self.badge_key, {}).items()
+            if level >= self.level
+        }
         return [
             LevelState(
                 level=1,
