@@ -16,9 +16,12 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from peer_badges.criteria import (
+    AllOfCriteria,
+    AnyOfCriteria,
     Criteria,
     ManualCriteria,
     MilestoneCriteria,
+    RequiresBadgeCriteria,
     StreakCriteria,
     ThresholdCriteria,
     TierCriteria,
@@ -26,6 +29,8 @@ from peer_badges.criteria import (
 )
 
 Met = dict[tuple[UUID, int], date]
+# The badges mentors hold, by definition key: {key: {(mentor, level): earned_at}}
+Held = Mapping[str, Met]
 
 
 def _monday(day: date) -> date:
@@ -123,6 +128,7 @@ def reference_met(
     trainings: list[Mapping[str, Any]],
     timezone: str,
     today: date,
+    held: Held | None = None,
 ) -> Met:
     if isinstance(criteria, ThresholdCriteria | TierCriteria | MilestoneCriteria):
         return _counting(criteria, activities, today)
@@ -130,5 +136,22 @@ def reference_met(
         return _streak(criteria, activities, today)
     if isinstance(criteria, TrainingCompletionCriteria):
         return _training(criteria, trainings, ZoneInfo(timezone), today)
+    if isinstance(criteria, RequiresBadgeCriteria):
+        met: Met = {}
+        for (mentor, level), day in (held or {}).get(criteria.badge_key, {}).items():
+            if level >= criteria.level:
+                met[(mentor, 1)] = min(day, met.get((mentor, 1), day))
+        return met
+    if isinstance(criteria, AllOfCriteria | AnyOfCriteria):
+        members = [reference_met(m, activities, trainings, timezone, today, held) for m in criteria.criteria]
+        mentors = {mentor for member in members for (mentor, _) in member}
+        combined: Met = {}
+        for mentor in mentors:
+            days = [member[(mentor, 1)] for member in members if (mentor, 1) in member]
+            if isinstance(criteria, AnyOfCriteria):
+                combined[(mentor, 1)] = min(days)
+            elif len(days) == len(members):
+                combined[(mentor, 1)] = max(days)
+        return combined
     assert isinstance(criteria, ManualCriteria)
     return {}

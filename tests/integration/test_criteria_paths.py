@@ -47,6 +47,27 @@ NOWS = [
 ]
 ZONES = ["Europe/Oslo", "America/New_York", "Pacific/Auckland", "UTC"]
 
+# Members of a combination (documents without schema_version; added when seeded).
+MEMBERS = [
+    {"type": "threshold", "threshold": 2},
+    {"type": "threshold", "threshold": 3, "activity_types": ["visit"], "window": {"kind": "calendar_year"}},
+    {"type": "streak", "weeks": 2},
+    {"type": "training_completion", "training_codes": ["first-aid"], "only_valid": True},
+    {"type": "requires_badge", "badge_key": "tier", "level": 1},
+    {"type": "any_of", "criteria": [{"type": "threshold", "threshold": 5}, {"type": "streak", "weeks": 3}]},
+]
+
+
+def _versioned(document: dict[str, Any]) -> dict[str, Any]:
+    """A generated document with schema_version on it and on every member."""
+    members = document.get("criteria")
+    return {
+        "schema_version": 1,
+        **document,
+        **({"criteria": [_versioned(m) for m in members]} if members else {}),
+    }
+
+
 type_filters = st.one_of(st.none(), st.lists(st.sampled_from(TYPES), min_size=1, max_size=2, unique=True))
 windows = st.one_of(
     st.just({"kind": "all_time"}),
@@ -110,6 +131,15 @@ CRITERIA = st.fixed_dictionaries(
             type_filters,
         ),
         "manual": st.just({"type": "manual"}),
+        # prerequisites name the tier definition (keyed "tier"); combinations mix every member type
+        "prereq": st.builds(
+            lambda level: {"type": "requires_badge", "badge_key": "tier", "level": level}, st.integers(1, 3)
+        ),
+        "combo": st.builds(
+            lambda kind, members: {"type": kind, "criteria": members},
+            st.sampled_from(["all_of", "any_of"]),
+            st.lists(st.sampled_from(MEMBERS), min_size=2, max_size=3),
+        ),
     }
 )
 
@@ -177,7 +207,7 @@ def _seed(
         )
     definitions = {}
     for key, document in documents.items():
-        criteria = parse_criteria({"schema_version": 1, **document})
+        criteria = parse_criteria(_versioned(document))
         created = db.query_one(
             """INSERT INTO badge_definitions (org_id, key, name, criteria)
                VALUES (:o, :k, :k, CAST(:c AS jsonb)) RETURNING id""",
@@ -322,8 +352,14 @@ def test_event_path_reconcile_preview_and_the_reference_agree(
     activities = db.query("SELECT * FROM activities WHERE org_id = :o", o=org_id)
     trainings = db.query("SELECT * FROM training_completions WHERE org_id = :o", o=org_id)
     expected: dict[tuple, date] = {}
-    for definition_id, criteria in definitions.items():
-        met = reference_met(criteria, activities, trainings, timezone, today)
+    held: dict[str, dict[tuple, date]] = {}
+    keys = {definition_id: key for key, definition_id in zip(documents, definitions, strict=True)}
+    # prerequisites first: "prereq" and "combo" may require the tier definition
+    order = sorted(definitions, key=lambda d: keys[d] in ("prereq", "combo"))
+    for definition_id in order:
+        criteria = definitions[definition_id]
+        met = reference_met(criteria, activities, trainings, timezone, today, held)
+        held[keys[definition_id]] = met
         expected.update({(definition_id, m, level): day for (m, level), day in met.items()})
         # Then the type's set-based query finds what the reference finds
         found = {
