@@ -160,7 +160,10 @@ def test_a_whole_org_backfill_dry_run_reports_without_awarding(db: Database, org
     # Given history written before the definition was (its own backfill has not run yet)
     add_activity(db, org.id, org.mentor, date(2026, 11, 2))
     add_activity(db, org.id, org.other_mentor, date(2026, 11, 3))
-    db.query("UPDATE evaluation_outbox SET created_at = created_at - interval '1 day'")
+    db.query(
+        "UPDATE evaluation_outbox SET created_at = created_at - interval '1 day',"
+        " last_queued_at = last_queued_at - interval '1 day'"
+    )
     reply = invoke(lambda_handler, sample_api("api-backfill-dry-run.json", org.id, org.admin))
     assert reply.status == 200 and reply.body["evaluated"] == 2
     assert sorted(b["peer_mentor_id"] for b in reply.body["awarded"]) == sorted(

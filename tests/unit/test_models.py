@@ -81,7 +81,12 @@ STATS = {
     "peer_mentor_id": MENTOR,
     "org_id": ORG,
     "assignment_count": {"total": 11, "by_type": {"assignment": 11}},
-    "streak": {"current_streak_weeks": 2, "longest_streak_weeks": 6, "last_active_week": "2025-03-03"},
+    "streak": {
+        "current_streak_weeks": 2,
+        "longest_streak_weeks": 6,
+        "last_active_week": "2025-03-03",
+        "paused_this_week": False,
+    },
     "training": {"completed": [COMPLETION]},
     "honorar": HONORAR,
     "total_minutes": 540,
@@ -129,7 +134,15 @@ DETAIL = {
 # For each model: a complete JSON document in the form the model writes it back.
 FULL: list[tuple[type[BaseModel], dict[str, Any]]] = [
     (AssignmentCount, {"total": 7, "by_type": {"assignment": 5, "visit": 2}}),
-    (StreakData, {"current_streak_weeks": 2, "longest_streak_weeks": 5, "last_active_week": "2025-03-03"}),
+    (
+        StreakData,
+        {
+            "current_streak_weeks": 2,
+            "longest_streak_weeks": 5,
+            "last_active_week": "2025-03-03",
+            "paused_this_week": False,
+        },
+    ),
     (TrainingCompletion, COMPLETION),
     (TrainingStatus, {"completed": [COMPLETION]}),
     (HonorarMilestone, HONORAR),
@@ -251,7 +264,7 @@ MINIMAL: list[tuple[type[BaseModel], dict[str, Any]]] = [
 # The keys SPEC section 7 fixes for each model.
 SPEC_KEYS: dict[type[BaseModel], set[str]] = {
     AssignmentCount: {"total", "by_type"},
-    StreakData: {"current_streak_weeks", "longest_streak_weeks", "last_active_week"},
+    StreakData: {"current_streak_weeks", "longest_streak_weeks", "last_active_week", "paused_this_week"},
     TrainingCompletion: {"training_code", "completed_at", "expires_at"},
     TrainingStatus: {"completed"},
     HonorarMilestone: {"thresholds", "thresholds_met", "next_threshold", "remaining_to_next"},

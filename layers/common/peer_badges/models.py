@@ -73,6 +73,7 @@ class StreakData(Record):
     current_streak_weeks: NonNegative = 0
     longest_streak_weeks: NonNegative = 0
     last_active_week: date | None = None  # the Monday of the last ISO week with activity
+    paused_this_week: bool = False  # this ISO week lies in a streak pause that applies to the mentor
 
     @field_validator("last_active_week")
     @classmethod

@@ -31,7 +31,7 @@ import binascii
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from peer_badges.auth import ACCESS_COLUMNS, Access, access_from_row
@@ -50,7 +50,6 @@ from peer_badges.evaluation import (
     milestone_status,
     required_facts,
     streak_alive,
-    week_start,
 )
 from peer_badges.models import (
     AssignmentCount,
@@ -154,21 +153,56 @@ def _as_date(value: Any) -> date | None:
     return date.fromisoformat(str(value))
 
 
-def _runs(raw: Iterable[Mapping[str, Any]] | None) -> list[tuple[date, int]]:
-    return [(date.fromisoformat(str(run["start_week"])), int(run["weeks"])) for run in raw or ()]
+class Run(NamedTuple):
+    """A run of consecutive ISO weeks (sql: week_runs): its first qualifying week, how many qualifying
+    weeks it has, its last week (paused weeks included) and, when pauses are in it, its qualifying weeks."""
+
+    start: date
+    weeks: int
+    end: date | None = None
+    qualifying: tuple[date, ...] | None = None
+
+    @property
+    def last_week(self) -> date:
+        return self.end if self.end is not None else self.start + timedelta(weeks=self.weeks - 1)
+
+    @property
+    def last_qualifying_week(self) -> date:
+        return self.qualifying[-1] if self.qualifying else self.start + timedelta(weeks=self.weeks - 1)
+
+    def nth_week(self, n: int) -> date:
+        """The Monday of the week in which this run reached ``n`` qualifying weeks."""
+        return self.qualifying[n - 1] if self.qualifying else self.start + timedelta(weeks=n - 1)
+
+
+def _runs(raw: Iterable[Mapping[str, Any]] | None) -> list[Run]:
+    def day(value: Any) -> date:
+        return date.fromisoformat(str(value))
+
+    return [
+        Run(
+            start=day(run["start_week"]),
+            weeks=int(run["weeks"]),
+            end=day(run["end_week"]) if run.get("end_week") else None,
+            qualifying=tuple(day(w) for w in run["qualifying"]) if run.get("qualifying") else None,
+        )
+        for run in raw or ()
+    ]
 
 
 def _streak_from_runs(
-    runs: Sequence[tuple[date, int]], today: date, targets: Iterable[int] = ()
+    runs: Sequence[Run | tuple[date, int]], today: date, targets: Iterable[int] = ()
 ) -> StreakFact:
-    """Longest and current run, and for each reached target the Monday of the week a run first got there."""
-    if not runs:
+    """Longest and current run, and for each reached target the Monday of the week a run first got there.
+    A run is current while its last week (paused weeks included) is this week or last week."""
+    found = [run if isinstance(run, Run) else Run(*run) for run in runs]
+    if not found:
         return StreakFact(longest_weeks=0, current_weeks=0)
-    longest = max(weeks for _, weeks in runs)
-    start, weeks = runs[-1]
-    current = weeks if streak_alive(start + timedelta(weeks=weeks - 1), today) else 0
+    longest = max(run.weeks for run in found)
+    latest = found[-1]
+    current = latest.weeks if streak_alive(latest.last_week, today) else 0
     reached = {
-        target: next(first + timedelta(weeks=target - 1) for first, length in runs if length >= target)
+        target: next(run.nth_week(target) for run in found if run.weeks >= target)
         for target in targets
         if target <= longest
     }
@@ -204,11 +238,12 @@ def _counted(row: Row) -> tuple[AssignmentCount, int, date | None, date | None]:
 
 
 def _plain_streak(row: Row) -> tuple[StreakFact, date | None]:
-    """The streak over every type, one a week: from the snapshot, or its buckets when there are future weeks."""
+    """The streak over every type, one a week: from the snapshot, or from its week buckets when the
+    snapshot cannot tell (activities dated in future weeks, or paused weeks: the read sends the runs)."""
     today: date = row["today"]
-    if row["last_active_week"] is not None and row["last_active_week"] > week_start(today):
+    if row["default_runs"] is not None:
         runs = _runs(row["default_runs"])
-        last_week = runs[-1][0] + timedelta(weeks=runs[-1][1] - 1) if runs else None
+        last_week = runs[-1].last_qualifying_week if runs else None
         return _streak_from_runs(runs, today), last_week
     last_week = row["last_active_week"]
     latest = int(row["latest_run_weeks"] or 0)
@@ -231,6 +266,7 @@ def _stats(row: Row, org_id: UUID, definitions: Iterable[BadgeDefinition] | None
             current_streak_weeks=streak.current_weeks,
             longest_streak_weeks=streak.longest_weeks,
             last_active_week=last_week,
+            paused_this_week=bool(row.get("paused_this_week")),
         ),
         training=training,
         honorar=honorar,
