@@ -18,6 +18,7 @@ EARNED_BADGES = "Earned badges"
 BADGE_DEFINITIONS = "Badge definitions"
 EVALUATIONS = "Evaluations"
 PAYOUTS = "Payouts"
+STREAK_PAUSES = "Streak pauses"
 SETTINGS = "Settings"
 OPEN_BADGES = "Open Badges"
 
@@ -46,6 +47,12 @@ TAGS: dict[str, str] = {
         "Honorarium payouts created by payable milestones: list and export them (CSV), and move each "
         "through pending, approved, paid or cancelled. Year-to-date sums are checked against the "
         "organisation's tax-free limit."
+    ),
+    STREAK_PAUSES: (
+        "Weeks that neither break nor extend a weekly streak: a summer break for the whole organisation, "
+        "or one mentor's sick leave (at most 26 weeks each; overlapping pauses are fine). A paused week "
+        "with enough activity still counts. Creating or deleting a pause re-evaluates the mentors it "
+        "touches: it may award a streak badge, it never takes one back."
     ),
     SETTINGS: "The organisation's settings, such as the honorarium tax-free limit.",
     OPEN_BADGES: (
@@ -224,4 +231,20 @@ CANCEL_EXAMPLES: Examples = {
 
 SETTINGS_EXAMPLES: Examples = {
     "limit": ("the tax-free limit in NOK", {"honorar_tax_free_limit_nok": 10000}),
+}
+
+PAUSE_EXAMPLES: Examples = {
+    "summer": (
+        "a summer break for the whole organisation (admins)",
+        {"peer_mentor_id": None, "starts_on": "2026-06-29", "ends_on": "2026-07-26", "reason": "Sommerferie"},
+    ),
+    "sick_leave": (
+        "one mentor's sick leave (admins, or a coordinator of that mentor)",
+        {
+            "peer_mentor_id": PLACEHOLDER_ID,
+            "starts_on": "2026-03-02",
+            "ends_on": "2026-04-12",
+            "reason": "Sykemeldt",
+        },
+    ),
 }
