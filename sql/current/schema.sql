@@ -1094,6 +1094,21 @@ END;
 $$;
 
 --
+-- Name: paused_weeks(uuid, uuid, date); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.paused_weeks(p_org_id uuid, p_peer_mentor_id uuid, p_until_week date) RETURNS date[]
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT coalesce(array_agg(DISTINCT w::date ORDER BY w::date), '{}')
+    FROM streak_pauses AS p
+    CROSS JOIN LATERAL generate_series(iso_week_start(p.starts_on),
+                                       least(iso_week_start(p.ends_on), p_until_week), interval '7 days') AS w
+    WHERE p.org_id = p_org_id AND (p.peer_mentor_id IS NULL OR p.peer_mentor_id = p_peer_mentor_id)
+      AND iso_week_start(p.starts_on) <= p_until_week
+$$;
+
+--
 -- Name: purge_finished_outbox_rows(interval, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1759,6 +1774,24 @@ CREATE TABLE public.schema_migrations (
 );
 
 --
+-- Name: streak_pauses; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.streak_pauses (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    org_id uuid NOT NULL,
+    peer_mentor_id uuid,
+    starts_on date NOT NULL,
+    ends_on date NOT NULL,
+    reason text NOT NULL,
+    created_by uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT streak_pauses_length CHECK (((ends_on - starts_on) < (26 * 7))),
+    CONSTRAINT streak_pauses_order CHECK ((ends_on >= starts_on)),
+    CONSTRAINT streak_pauses_reason_check CHECK (((length(btrim(reason)) >= 1) AND (length(btrim(reason)) <= 500)))
+);
+
+--
 -- Name: training_completions; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1968,6 +2001,13 @@ ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 
 --
+-- Name: streak_pauses streak_pauses_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.streak_pauses
+    ADD CONSTRAINT streak_pauses_pkey PRIMARY KEY (id);
+
+--
 -- Name: training_completions training_completions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2081,6 +2121,18 @@ CREATE INDEX org_members_user_idx ON public.org_members USING btree (user_id);
 --
 
 CREATE INDEX scheduled_evaluations_due_idx ON public.scheduled_evaluations USING btree (due_on);
+
+--
+-- Name: streak_pauses_one_per_period; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX streak_pauses_one_per_period ON public.streak_pauses USING btree (org_id, peer_mentor_id, starts_on, ends_on) NULLS NOT DISTINCT;
+
+--
+-- Name: streak_pauses_org_mentor_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX streak_pauses_org_mentor_idx ON public.streak_pauses USING btree (org_id, peer_mentor_id, starts_on);
 
 --
 -- Name: training_completions_mentor_idx; Type: INDEX; Schema: public; Owner: -
@@ -2277,6 +2329,13 @@ ALTER TABLE ONLY public.org_members
 
 ALTER TABLE ONLY public.org_settings
     ADD CONSTRAINT org_settings_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
+
+--
+-- Name: streak_pauses streak_pauses_org_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.streak_pauses
+    ADD CONSTRAINT streak_pauses_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
 
 --
 -- Name: training_completions training_completions_org_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -18,8 +18,8 @@ EARNED_BADGES = "Earned badges"
 BADGE_DEFINITIONS = "Badge definitions"
 EVALUATIONS = "Evaluations"
 PAYOUTS = "Payouts"
-STREAK_PAUSES = "Streak pauses"
 SETTINGS = "Settings"
+STREAK_PAUSES = "Streak pauses"
 OPEN_BADGES = "Open Badges"
 
 TAGS: dict[str, str] = {
@@ -48,13 +48,13 @@ TAGS: dict[str, str] = {
         "through pending, approved, paid or cancelled. Year-to-date sums are checked against the "
         "organisation's tax-free limit."
     ),
+    SETTINGS: "The organisation's settings, such as the honorarium tax-free limit.",
     STREAK_PAUSES: (
         "Weeks that neither break nor extend a weekly streak: a summer break for the whole organisation, "
         "or one mentor's sick leave (at most 26 weeks each; overlapping pauses are fine). A paused week "
         "with enough activity still counts. Creating or deleting a pause re-evaluates the mentors it "
         "touches: it may award a streak badge, it never takes one back."
     ),
-    SETTINGS: "The organisation's settings, such as the honorarium tax-free limit.",
     OPEN_BADGES: (
         "Portable badges: an earned badge as a signed Open Badges 3.0 credential the mentor can show "
         "anywhere, and the public documents any verifier fetches without an account (the organisation's "

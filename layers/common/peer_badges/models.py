@@ -378,10 +378,10 @@ PauseReason = Annotated[
 
 
 class StreakPauseCreate(RequestBody):
-    """A pause for one peer mentor, or (``peer_mentor_id: null``) for the whole organisation.
+    """A streak pause for one peer mentor, or for the whole organisation (peer_mentor_id null).
 
-    ``peer_mentor_id`` is required, so an org-wide pause is always meant. ``ends_on`` is checked
-    against ``starts_on`` whenever both are dates, so one answer lists every problem.
+    peer_mentor_id is required, so a pause for everyone is always meant. ends_on is checked against
+    starts_on whenever both are dates, so one answer lists every problem.
     """
 
     peer_mentor_id: UUID | None
