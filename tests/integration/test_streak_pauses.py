@@ -4,14 +4,15 @@ validation that lists every problem, audit rows, and the touched mentors queued 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
 from config_crud.handler import lambda_handler
-from peer_badges.db import Database
-from tests.helpers import Org, Reply, api_event, invoke, seed_org
+from peer_badges.db import Database, Json
+from peer_badges.mentor_evaluation import drain_outbox
+from tests.helpers import Org, Reply, add_activity, api_event, invoke, seed_org
 from tests.integration.shared_database import shared_db_fixture, shared_module_db_fixture  # noqa: F401
 
 SUMMER = {"peer_mentor_id": None, "starts_on": "2026-06-29", "ends_on": "2026-07-26", "reason": "Sommerferie"}
@@ -191,6 +192,29 @@ def test_overlapping_pauses_are_fine(shared_db: Database, org: Org) -> None:
     assert post(org, org.admin, {**SUMMER, "peer_mentor_id": str(org.mentor)}).status == 201
     assert post(org, org.admin, {**SUMMER, "ends_on": "2026-08-09"}).status == 201
     assert len(get(org, org.admin).body["items"]) == 3
+
+
+def test_the_queued_evaluation_is_live_and_may_award(db: Database) -> None:
+    # Given a mentor who qualifies for a badge but was never evaluated for it (queues emptied)
+    org = seed_org(db)
+    add_activity(db, org.id, org.mentor, date(2026, 3, 3))
+    db.query(
+        """INSERT INTO badge_definitions (org_id, key, name, criteria)
+           VALUES (:o, 'first-activity', 'First activity', CAST(:c AS jsonb))""",
+        o=org.id,
+        c=Json({"type": "threshold", "schema_version": 1, "threshold": 1}),
+    )
+    db.query("DELETE FROM evaluation_outbox")
+    db.query("DELETE FROM definition_backfills")
+
+    # When a pause is created for them and the outbox is drained
+    assert post(org, org.admin, sick_leave(org.mentor)).status == 201
+    report = drain_outbox(db, datetime(2026, 4, 1, 12, tzinfo=UTC))
+
+    # Then the pause's evaluation awarded it, live (not a backfill), and the queue is done
+    assert [(badge.peer_mentor_id, badge.source) for badge in report.awarded] == [(org.mentor, "evaluation")]
+    pending = db.query("SELECT id FROM evaluation_outbox WHERE status <> 'done'")
+    assert pending == []
 
 
 # --- validation --------------------------------------------------------------------------------
