@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from peer_badges import cursors
+from peer_badges.auth import uuid_or_none
 from peer_badges.errors import BadRequest
 from peer_badges.models import MAX_PAUSE_DAYS, StreakPauseCreate
 from peer_badges.pauses import check_body
@@ -105,3 +106,33 @@ def test_a_cursor_reads_back_what_it_was_made_of() -> None:
 def test_anything_else_is_a_400_that_says_what_to_do(cursor: str) -> None:
     with pytest.raises(BadRequest, match="next_cursor"):
         cursors.decode(cursor, date.fromisoformat, uuid.UUID)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        str(uuid.UUID(int=7)),
+        str(uuid.UUID(int=7)).upper(),
+        uuid.UUID(int=7).hex,
+        "{" + str(uuid.UUID(int=7)) + "}",
+        "urn:uuid:" + str(uuid.UUID(int=7)),
+        " " + str(uuid.UUID(int=7)),
+        "nobody",
+        "",
+        7,
+        2**100,
+        1.5,
+        True,
+        [],
+        {},
+    ],
+)
+def test_the_coordinator_check_reads_peer_mentor_id_exactly_as_validation_does(value: object) -> None:
+    # A coordinator's pause is allowed only for an assigned mentor, or for a value that names nobody
+    # (validation then refuses it): so "names nobody" must mean "validation refuses it", for any JSON.
+    pause, problems = check_body({**VALID, "peer_mentor_id": value})
+    named = uuid_or_none(value)
+    if named is None:
+        assert pause is None and {problem.path for problem in problems} == {"peer_mentor_id"}
+    else:
+        assert pause is not None and pause.peer_mentor_id == named

@@ -10,11 +10,15 @@ from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
+from pydantic import TypeAdapter, ValidationError
+
 from peer_badges.errors import Forbidden
 
 PEER_MENTOR = "peer_mentor"
 COORDINATOR = "coordinator"
 ORG_ADMIN = "org_admin"
+
+_UUID = TypeAdapter(UUID)
 
 NOT_A_MEMBER = "You are not a member of this organisation. Ask an organisation admin to add you."
 
@@ -208,10 +212,11 @@ def require_pause_reader(db: Queryable, org_id: UUID, user_id: UUID, mentor_id: 
 
 
 def uuid_or_none(value: object) -> UUID | None:
-    """A request's value as a UUID, or None when it is no UUID text (validation answers for it)."""
+    """A request's value as a UUID, parsed exactly as the request models parse it (so an id this
+    lets through unparsed is one validation refuses), or None when it is no UUID."""
     try:
-        return UUID(value) if isinstance(value, str) else None
-    except ValueError:
+        return _UUID.validate_python(value) if value is not None else None
+    except ValidationError:
         return None
 
 

@@ -123,7 +123,7 @@ def _not_a_peer_mentor(mentor_id: UUID) -> ErrorDetail:
 
 def _validated(tx: Transaction, org_id: UUID, body: Mapping[str, Any]) -> StreakPauseCreate:
     pause, problems = check_body(body)
-    mentor_id = uuid_or_none(body.get("peer_mentor_id"))
+    mentor_id = pause.peer_mentor_id if pause else uuid_or_none(body.get("peer_mentor_id"))
     if mentor_id is not None:
         row = tx.query_one(_NOT_PEER_MENTOR_SQL, org_id=org_id, mentor_id=mentor_id)
         if row is not None and row["unknown"]:
@@ -166,7 +166,8 @@ def create_in(
     row = tx.query_one(_CREATE_SQL, **period, reason=pause.reason, actor=actor, correlation_id=correlation_id)
     if row is None:
         existing = tx.query_one(_SAME_PERIOD_SQL, **period)
-        assert existing is not None  # the conflict that stopped the insert is committed
+        if existing is None:  # the pause that stopped the insert was deleted since
+            raise Conflict("The same pause was deleted a moment ago; send the request again.")
         found = StreakPause.model_validate(existing)
         if found.reason != pause.reason:
             raise Conflict(
