@@ -27,11 +27,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from peer_badges import payouts
+from peer_badges import pauses, payouts
 from peer_badges.awards import AwardCommand, AwardDefinition, award
 from peer_badges.criteria import MilestoneCriteria, parse_criteria, validate_criteria
 from peer_badges.criteria.facts import week_start
 from peer_badges.db import Database, Json, Transaction
+from peer_badges.models import StreakPauseCreate
 
 NAMESPACE = uuid.UUID("6f1c2d3e-4b5a-5c6d-8e7f-90a1b2c3d4e5")
 HISTORY_DAYS = 730
@@ -573,6 +574,7 @@ def load(db: Database, today: date | None = None) -> LoadReport:
             _insert_activities(tx, org, activity_rows)
             _insert_trainings(tx, org, training_rows)
             _settle_honoraria(tx, org, activity_rows)
+            _insert_pauses(tx, org, org_date)
             added = keep_featured_current(tx, org, org_date)
         loaded.append(org.spec.slug)
         activities += len(activity_rows) + added
@@ -778,3 +780,41 @@ def _settle_honoraria(tx: Transaction, org: DemoOrg, rows: _Rows) -> None:
                     reference=f"DEMO-{day.year}-{index:04d}-{level}",
                     reason="Registrert to ganger",
                 )
+
+
+# --- streak pauses -------------------------------------------------------------------------
+
+
+def sick_leave_mentor(org: DemoOrg) -> uuid.UUID:
+    """A mentor of the first two coordinators (both see the pause), not the featured one."""
+    return org.mentors[4]
+
+
+def demo_pauses(org: DemoOrg, today: date) -> list[tuple[uuid.UUID, StreakPauseCreate]]:
+    """(who made it, the pause): NHF's summer break, the four weeks from 1 July this year and last,
+    and one mentor's five weeks of sick leave that ended a fortnight ago."""
+    if org.spec.slug != "nhf":
+        return []
+    summers = [
+        StreakPauseCreate(
+            peer_mentor_id=None,
+            starts_on=date(year, 7, 1),
+            ends_on=date(year, 7, 28),
+            reason="Sommerferie: likepersonarbeidet tar pause i juli",
+        )
+        for year in (today.year - 1, today.year)
+    ]
+    back_at_work = week_start(today) - timedelta(weeks=2)
+    sick_leave = StreakPauseCreate(
+        peer_mentor_id=sick_leave_mentor(org),
+        starts_on=back_at_work - timedelta(weeks=5),
+        ends_on=back_at_work - timedelta(days=1),
+        reason="Sykemeldt",
+    )
+    return [(org.admin, pause) for pause in summers] + [(org.coordinators[0], sick_leave)]
+
+
+def _insert_pauses(tx: Transaction, org: DemoOrg, today: date) -> None:
+    """Through the layer, as the routes make them: audited, and the mentors they touch queued."""
+    for creator, pause in demo_pauses(org, today):
+        pauses.create_in(tx, org.id, creator, pause)

@@ -15,7 +15,12 @@ CREATE TABLE streak_pauses (
     -- At most 26 weeks, counting both ends.
     CONSTRAINT streak_pauses_length CHECK (ends_on - starts_on < 26 * 7)
 );
-CREATE INDEX streak_pauses_org_mentor_idx ON streak_pauses (org_id, peer_mentor_id, starts_on);
+-- One pause per organisation, mentor (or the whole organisation: NULLS NOT DISTINCT) and period: a
+-- retried POST finds the pause it already made instead of adding a twin (peer_badges.pauses answers
+-- it with the existing row), and two admins entering the same summer break get one row. It also
+-- serves the lookups by organisation and mentor.
+CREATE UNIQUE INDEX streak_pauses_one_per_period
+    ON streak_pauses (org_id, peer_mentor_id, starts_on, ends_on) NULLS NOT DISTINCT;
 
 -- The Mondays up to p_until_week of the weeks paused for one mentor (their own pauses and the
 -- organisation's), oldest first.

@@ -31,6 +31,8 @@ from peer_badges.criteria import (
 Met = dict[tuple[UUID, int], date]
 # The badges mentors hold, by definition key: {key: {(mentor, level): earned_at}}
 Held = Mapping[str, Met]
+# The paused weeks of each mentor
+Paused = Mapping[UUID, set[date]]
 
 
 def _monday(day: date) -> date:
@@ -79,23 +81,42 @@ def _counting(
     return met
 
 
-def _streak(criteria: StreakCriteria, activities: list[Mapping[str, Any]], today: date) -> Met:
+def _streak(
+    criteria: StreakCriteria, activities: list[Mapping[str, Any]], today: date, paused: Paused | None = None
+) -> Met:
+    """Weeks walked in order: a qualifying week counts, a paused week without enough activity bridges
+    (neither counts nor breaks), any other gap breaks the run."""
     met: Met = {}
     this_week = _monday(today)
     for mentor, rows in _by_mentor(_counted(activities, criteria.activity_types)).items():
         per_week = Counter(_monday(a["activity_date"]) for a in rows)
-        weeks = sorted(w for w, n in per_week.items() if n >= criteria.min_per_week and w <= this_week)
-        run_start, run_length, reached = None, 0, None
-        for week in weeks:
-            if run_start is not None and week == run_start + timedelta(weeks=run_length):
-                run_length += 1
-            else:
-                run_start, run_length = week, 1
-            if run_length == criteria.weeks and reached is None:
-                reached = week
+        qualifying = {w for w, n in per_week.items() if n >= criteria.min_per_week and w <= this_week}
+        bridges = {w for w in (paused or {}).get(mentor, set()) if w <= this_week} - qualifying
+        previous, length, reached = None, 0, None
+        for week in sorted(qualifying | bridges):
+            if previous is None or week != previous + timedelta(weeks=1):
+                length = 0
+            previous = week
+            if week in qualifying:
+                length += 1
+                if length == criteria.weeks and reached is None:
+                    reached = week
         if reached is not None:
             met[(mentor, 1)] = reached
     return met
+
+
+def paused_weeks(pauses: Iterable[Mapping[str, Any]], mentors: Iterable[UUID]) -> Paused:
+    """For each mentor, the Mondays of the weeks any of whose days lies in a pause that applies to them."""
+    weeks: dict[UUID, set[date]] = {mentor: set() for mentor in mentors}
+    for pause in pauses:
+        day = pause["starts_on"]
+        while day <= pause["ends_on"]:
+            for mentor in weeks:
+                if pause["peer_mentor_id"] in (None, mentor):
+                    weeks[mentor].add(_monday(day))
+            day += timedelta(days=1)
+    return weeks
 
 
 def _training(
@@ -129,11 +150,12 @@ def reference_met(
     timezone: str,
     today: date,
     held: Held | None = None,
+    paused: Paused | None = None,
 ) -> Met:
     if isinstance(criteria, ThresholdCriteria | TierCriteria | MilestoneCriteria):
         return _counting(criteria, activities, today)
     if isinstance(criteria, StreakCriteria):
-        return _streak(criteria, activities, today)
+        return _streak(criteria, activities, today, paused)
     if isinstance(criteria, TrainingCompletionCriteria):
         return _training(criteria, trainings, ZoneInfo(timezone), today)
     if isinstance(criteria, RequiresBadgeCriteria):
@@ -143,7 +165,9 @@ def reference_met(
                 met[(mentor, 1)] = min(day, met.get((mentor, 1), day))
         return met
     if isinstance(criteria, AllOfCriteria | AnyOfCriteria):
-        members = [reference_met(m, activities, trainings, timezone, today, held) for m in criteria.criteria]
+        members = [
+            reference_met(m, activities, trainings, timezone, today, held, paused) for m in criteria.criteria
+        ]
         mentors = {mentor for member in members for (mentor, _) in member}
         combined: Met = {}
         for mentor in mentors:

@@ -1055,12 +1055,14 @@ BEGIN
                    LIMIT r.max_n) AS x))
          FROM jsonb_to_recordset(p_crossings) AS r(key text, since date, types text[], max_n int)),
         (SELECT json_object_agg(r.key, (
-             SELECT coalesce(json_agg(json_build_object('start_week', w.start_week, 'weeks', w.weeks)
+             SELECT coalesce(json_agg(json_build_object('start_week', w.start_week, 'weeks', w.weeks,
+                                                        'end_week', w.end_week, 'qualifying', w.qualifying)
                                       ORDER BY w.start_week), '[]'::json)
              FROM mentor_week_runs(p_org_id, p_mentor_id, this_week, r.types, r.min_per_week) AS w))
          FROM jsonb_to_recordset(p_streaks) AS r(key text, types text[], min_per_week int, targets int[])
          WHERE NOT (r.types IS NULL AND r.min_per_week = 1
                     AND coalesce(snapshot_last_week <= this_week, true)
+                    AND cardinality(paused_weeks(p_org_id, p_mentor_id, this_week)) = 0
                     AND NOT EXISTS (SELECT 1 FROM unnest(r.targets) AS n
                                     WHERE n <= coalesce(snapshot_longest, 0))));
 END;
@@ -1106,7 +1108,7 @@ $$;
 -- Name: mentor_stats_read(uuid, uuid[], date, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.mentor_stats_read(p_org_id uuid, p_mentor_ids uuid[], p_today date, p_now timestamp with time zone) RETURNS TABLE(timezone text, today date, peer_mentor_id uuid, is_member boolean, has_snapshot boolean, total_count integer, by_type jsonb, total_minutes bigint, first_activity_date date, last_activity_date date, last_active_week date, latest_run_weeks integer, longest_streak_weeks integer, updated_at timestamp with time zone, training json, future json, last_counted_date date, default_runs json)
+CREATE FUNCTION public.mentor_stats_read(p_org_id uuid, p_mentor_ids uuid[], p_today date, p_now timestamp with time zone) RETURNS TABLE(timezone text, today date, peer_mentor_id uuid, is_member boolean, has_snapshot boolean, total_count integer, by_type jsonb, total_minutes bigint, first_activity_date date, last_activity_date date, last_active_week date, latest_run_weeks integer, longest_streak_weeks integer, updated_at timestamp with time zone, training json, future json, last_counted_date date, default_runs json, paused_this_week boolean)
     LANGUAGE plpgsql STABLE
     SET plan_cache_mode TO 'force_generic_plan'
     AS $$
@@ -1144,10 +1146,18 @@ BEGIN
                WHERE a.peer_mentor_id = m.id AND a.activity_date <= c.today
                  AND a.org_id = c.org_id
            ) END,
-           CASE WHEN s.last_active_week > c.this_week THEN (
-               SELECT json_agg(json_build_object('start_week', r.start_week, 'weeks', r.weeks) ORDER BY r.start_week)
+           CASE WHEN s.last_active_week > c.this_week
+                     OR EXISTS (SELECT 1 FROM streak_pauses AS p
+                                 WHERE p.org_id = c.org_id AND (p.peer_mentor_id IS NULL OR p.peer_mentor_id = m.id)
+                                   AND p.starts_on <= c.this_week + 6) THEN (
+               SELECT coalesce(json_agg(json_build_object('start_week', r.start_week, 'weeks', r.weeks,
+                                                          'end_week', r.end_week, 'qualifying', r.qualifying)
+                                        ORDER BY r.start_week), '[]'::json)
                FROM mentor_week_runs(c.org_id, m.id, c.this_week, NULL, 1) AS r
-           ) END
+           ) END,
+           EXISTS (SELECT 1 FROM streak_pauses AS p
+                    WHERE p.org_id = c.org_id AND (p.peer_mentor_id IS NULL OR p.peer_mentor_id = m.id)
+                      AND p.starts_on <= c.this_week + 6 AND p.ends_on >= c.this_week)
     FROM c
     CROSS JOIN unnest(p_mentor_ids) AS m(id)
     -- One primary-key probe per mentor, whatever the generic plan guesses about the array's size
@@ -1162,16 +1172,16 @@ $$;
 -- Name: mentor_week_runs(uuid, uuid, date, text[], integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.mentor_week_runs(p_org_id uuid, p_peer_mentor_id uuid, p_until_week date, p_types text[], p_min_per_week integer) RETURNS TABLE(start_week date, weeks integer)
+CREATE FUNCTION public.mentor_week_runs(p_org_id uuid, p_peer_mentor_id uuid, p_until_week date, p_types text[], p_min_per_week integer) RETURNS TABLE(start_week date, weeks integer, end_week date, qualifying date[])
     LANGUAGE sql STABLE
     AS $$
-    SELECT r.start_week, r.weeks
+    SELECT r.start_week, r.weeks, r.end_week, r.qualifying
     FROM week_runs(ARRAY(
         SELECT w.week_start FROM mentor_week_activity AS w
         WHERE w.org_id = p_org_id AND w.peer_mentor_id = p_peer_mentor_id AND w.week_start <= p_until_week
           AND (p_types IS NULL OR w.activity_type = ANY (p_types))
         GROUP BY w.week_start
-        HAVING sum(w.n) >= p_min_per_week)) AS r
+        HAVING sum(w.n) >= p_min_per_week), paused_weeks(p_org_id, p_peer_mentor_id, p_until_week)) AS r
 $$;
 
 --
@@ -1599,7 +1609,7 @@ $$;
 CREATE FUNCTION public.streak_crossings(p_org_id uuid, p_mentors uuid[], p_types text[], p_min_per_week integer, p_today date, p_weeks integer) RETURNS TABLE(peer_mentor_id uuid, level integer, earned_at date)
     LANGUAGE sql STABLE
     AS $$
-    SELECT m.peer_mentor_id, 1, min(r.start_week + 7 * (p_weeks - 1))
+    SELECT m.peer_mentor_id, 1, min(coalesce(r.qualifying[p_weeks], r.start_week + 7 * (p_weeks - 1)))
     FROM (SELECT w.peer_mentor_id, array_agg(w.week_start) AS weeks
           FROM (SELECT b.peer_mentor_id, b.week_start FROM mentor_week_activity AS b
                 WHERE b.org_id = p_org_id AND b.week_start <= iso_week_start(p_today)
@@ -1608,7 +1618,7 @@ CREATE FUNCTION public.streak_crossings(p_org_id uuid, p_mentors uuid[], p_types
                 GROUP BY 1, 2
                 HAVING sum(b.n) >= p_min_per_week) AS w
           GROUP BY w.peer_mentor_id) AS m
-    CROSS JOIN LATERAL week_runs(m.weeks) AS r
+    CROSS JOIN LATERAL week_runs(m.weeks, paused_weeks(p_org_id, m.peer_mentor_id, iso_week_start(p_today))) AS r
     WHERE r.weeks >= p_weeks
     GROUP BY m.peer_mentor_id
 $$;
@@ -1761,16 +1771,29 @@ END;
 $$;
 
 --
--- Name: week_runs(date[]); Type: FUNCTION; Schema: public; Owner: -
+-- Name: week_runs(date[], date[]); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.week_runs(p_weeks date[]) RETURNS TABLE(start_week date, weeks integer)
+CREATE FUNCTION public.week_runs(p_weeks date[], p_paused date[] DEFAULT '{}'::date[]) RETURNS TABLE(start_week date, weeks integer, end_week date, qualifying date[])
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
-    SELECT min(g.week), count(*)::int
-    FROM (SELECT w.week, w.week - 7 * (row_number() OVER (ORDER BY w.week))::int AS island
-          FROM unnest(p_weeks) AS w(week)) AS g
-    GROUP BY g.island
+    SELECT min(g.week), count(*)::int, max(g.week), NULL::date[]
+      FROM (SELECT w.week, w.week - 7 * (row_number() OVER (ORDER BY w.week))::int AS island
+              FROM unnest(p_weeks) AS w(week)) AS g
+     WHERE coalesce(cardinality(p_paused), 0) = 0
+     GROUP BY g.island
+    UNION ALL
+    SELECT min(g.week) FILTER (WHERE g.counts), (count(*) FILTER (WHERE g.counts))::int, max(g.week),
+           array_agg(g.week ORDER BY g.week) FILTER (WHERE g.counts)
+      FROM (SELECT w.week, w.counts, w.week - 7 * (row_number() OVER (ORDER BY w.week))::int AS island
+              FROM (SELECT u.week, bool_or(u.counts) AS counts
+                      FROM (SELECT q AS week, true AS counts FROM unnest(p_weeks) AS q
+                            UNION ALL
+                            SELECT p, false FROM unnest(p_paused) AS p) AS u
+                     GROUP BY u.week) AS w) AS g
+     WHERE coalesce(cardinality(p_paused), 0) > 0
+     GROUP BY g.island
+    HAVING bool_or(g.counts)
     ORDER BY 1
 $$;
 
@@ -2483,10 +2506,10 @@ CREATE INDEX org_members_user_idx ON public.org_members USING btree (user_id);
 CREATE INDEX scheduled_evaluations_due_idx ON public.scheduled_evaluations USING btree (due_on);
 
 --
--- Name: streak_pauses_org_mentor_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: streak_pauses_one_per_period; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX streak_pauses_org_mentor_idx ON public.streak_pauses USING btree (org_id, peer_mentor_id, starts_on);
+CREATE UNIQUE INDEX streak_pauses_one_per_period ON public.streak_pauses USING btree (org_id, peer_mentor_id, starts_on, ends_on) NULLS NOT DISTINCT;
 
 --
 -- Name: training_completions_mentor_idx; Type: INDEX; Schema: public; Owner: -

@@ -41,6 +41,26 @@ from tests.integration.shared_database import shared_db_fixture, shared_module_d
 
 MANUAL = {"type": "manual", "schema_version": 1}
 THRESHOLD_1 = {"type": "threshold", "schema_version": 1, "threshold": 1}
+SICK_LEAVE = {
+    "peer_mentor_id": "{mentor}",
+    "starts_on": "2026-03-02",
+    "ends_on": "2026-03-29",
+    "reason": "Sykemeldt",
+}
+SUMMER_BREAK = {
+    "peer_mentor_id": None,
+    "starts_on": "2026-06-29",
+    "ends_on": "2026-07-26",
+    "reason": "Sommerferie",
+}
+PAUSE_READERS = {
+    "mentor self": 403,
+    "other mentor": 403,
+    "assigned coordinator": 200,
+    "unassigned coordinator": 200,  # the organisation's pauses, none of the mentor's
+    "admin": 200,
+    "admin of another org": 403,
+}
 
 # The callers, in the order each route is tried (order matters only for the two allowed awarders:
 # the first award of a key is 201, the repeat 200).
@@ -98,6 +118,7 @@ class World:
     other_definition: uuid.UUID  # B's own definition
     payout: uuid.UUID  # an approved payout of the mentor's
     status_list: int  # the list holding the earned badge's revocation bit
+    pause: uuid.UUID  # a streak pause of the mentor's (sick leave)
 
 
 # route name -> (method, path template, body, expected status per caller)
@@ -204,6 +225,28 @@ ROUTES: dict[str, tuple[str, str, Any, dict[str, int]]] = {
         None,
         {**admins_only(200), "mentor self": 200},
     ),
+    "list pauses": ("GET", "/orgs/{org}/streak-pauses", None, PAUSE_READERS),
+    "list a mentor's pauses": (
+        "GET",
+        "/orgs/{org}/streak-pauses?mentor_id={mentor}",
+        None,
+        {**PAUSE_READERS, "unassigned coordinator": 403},
+    ),
+    "pause a mentor": (
+        "POST",
+        "/orgs/{org}/streak-pauses",
+        SICK_LEAVE,
+        {
+            "mentor self": 403,
+            "other mentor": 403,
+            "assigned coordinator": 201,
+            "unassigned coordinator": 403,
+            "admin": 200,  # the same pause again: the existing one
+            "admin of another org": 403,
+        },
+    ),
+    "pause the organisation": ("POST", "/orgs/{org}/streak-pauses", SUMMER_BREAK, admins_only(201)),
+    "delete pause": ("DELETE", "/orgs/{org}/streak-pauses/{pause}", None, admins_only(204)),
     # What a verifier fetches: no authorizer, so every caller, with a token or without, gets it.
     "issuer profile": ("GET", "/orgs/{org}/issuer", None, dict.fromkeys(CALLERS, 200)),
     "achievement": (
@@ -290,6 +333,7 @@ def world(shared_db: Database) -> World:
         other_definition=_definition(db, other.id, "hlf-helper", MANUAL),
         payout=_approved_payout(db, org, earned_badge, earned_under),
         status_list=entry["list_id"],
+        pause=_pause(db, org),
     )
 
 
@@ -304,6 +348,18 @@ def _approved_payout(db: Database, org: Org, earned_badge: uuid.UUID, definition
         badge=earned_badge,
         definition=definition,
         day=date(2025, 3, 3),
+        admin=org.admin,
+    )
+    assert row is not None
+    return row["id"]
+
+
+def _pause(db: Database, org: Org) -> uuid.UUID:
+    row = db.query_one(
+        """INSERT INTO streak_pauses (org_id, peer_mentor_id, starts_on, ends_on, reason, created_by)
+           VALUES (:org, :mentor, DATE '2026-01-05', DATE '2026-01-18', 'Sykemeldt', :admin) RETURNING id""",
+        org=org.id,
+        mentor=org.mentor,
         admin=org.admin,
     )
     assert row is not None
@@ -351,6 +407,7 @@ def ids_of(world: World, **overrides: Any) -> dict[str, Any]:
         "earned_badge": world.earned_badge,
         "payout": world.payout,
         "status_list": world.status_list,
+        "pause": world.pause,
         **overrides,
     }
 
@@ -376,6 +433,7 @@ def identifying_strings(world: World) -> list[str]:
         str(world.earned_badge),
         str(world.earned_under),
         str(world.payout),
+        str(world.pause),
         "helping-hand",
         "first-activity",
     ]
@@ -434,6 +492,7 @@ def test_a_refusal_is_the_same_for_a_real_id_and_a_made_up_one(
         "spare": uuid.uuid4(),
         "earned_badge": uuid.uuid4(),
         "payout": uuid.uuid4(),
+        "pause": uuid.uuid4(),
     }
     token = token_for(authority, world, who)
 
@@ -491,6 +550,9 @@ CROSS_ORG = {
         "/orgs/{b_org}/mentors/{b_mentor}/badges/{earned_badge}/credential",
         None,
     ),
+    "A's mentor's pauses": ("GET", "/orgs/{b_org}/streak-pauses?mentor_id={mentor}", None),
+    "pause A's mentor": ("POST", "/orgs/{b_org}/streak-pauses", SICK_LEAVE),
+    "delete A's pause": ("DELETE", "/orgs/{b_org}/streak-pauses/{pause}", None),
     "A's definition as B's achievement": (
         "GET",
         "/orgs/{b_org}/badge-definitions/{manual}/achievement",
@@ -507,6 +569,7 @@ def _org_a_rows(db: Database, world: World) -> list[dict[str, Any]]:
            UNION ALL SELECT 'badge', to_jsonb(e) FROM earned_badges AS e WHERE org_id = :org
            UNION ALL SELECT 'audit', to_jsonb(a) FROM audit_log AS a WHERE org_id = :org
            UNION ALL SELECT 'payout', to_jsonb(p) FROM honorar_payouts AS p WHERE org_id = :org
+           UNION ALL SELECT 'pause', to_jsonb(s) FROM streak_pauses AS s WHERE org_id = :org
            ORDER BY 1, 2""",
         org=world.org.id,
     )
@@ -529,6 +592,7 @@ def test_an_admin_gets_nothing_of_another_orgs_data_through_their_own_org(
         "spare": uuid.uuid4(),
         "earned_badge": uuid.uuid4(),
         "payout": uuid.uuid4(),
+        "pause": uuid.uuid4(),
     }
     before = _org_a_rows(db, world)
 
@@ -543,7 +607,7 @@ def test_an_admin_gets_nothing_of_another_orgs_data_through_their_own_org(
     if real.status_code >= 400:
         # Messages may quote the id that was sent; with it masked, the two answers are the same.
         masked = without_correlation_id(real_body)
-        for name in ("mentor", "manual", "spare", "earned_badge", "payout"):
+        for name in ("mentor", "manual", "spare", "earned_badge", "payout", "pause"):
             masked = fill_back(masked, str(real_ids[name]), str(made_up_ids[name]))
         assert masked == without_correlation_id(made_up_body)
     else:

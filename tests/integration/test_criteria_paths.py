@@ -31,7 +31,7 @@ from peer_badges.db import Database, Json
 from peer_badges.mentor_evaluation import drain_outbox
 from peer_badges.preview import preview
 from peer_badges.reconcile import reconcile_org
-from tests.reference import reference_met
+from tests.reference import paused_weeks, reference_met
 
 EXAMPLES = int(os.environ.get("CRITERIA_PATH_EXAMPLES", "100"))
 TYPES = ["assignment", "visit", "call"]
@@ -169,6 +169,11 @@ OPERATIONS = st.lists(
     ),
     min_size=1,
     max_size=30,
+)
+# Streak pauses: the whole organisation's (None) or one mentor's, around today's last weeks.
+PAUSES = st.lists(
+    st.tuples(st.one_of(st.none(), mentor), st.integers(0, 70), st.integers(0, 34)),
+    max_size=3,
 )
 TRAININGS = st.lists(
     st.tuples(
@@ -328,6 +333,7 @@ def _forget_awards(db: Database, org_id: uuid.UUID) -> None:
     documents=CRITERIA,
     operations=OPERATIONS,
     trainings=TRAININGS,
+    pauses=PAUSES,
     now=st.sampled_from(NOWS),
     timezone=st.sampled_from(ZONES),
 )
@@ -336,12 +342,22 @@ def test_event_path_reconcile_preview_and_the_reference_agree(
     documents: dict[str, dict[str, Any]],
     operations: list[tuple],
     trainings: list[tuple],
+    pauses: list[tuple],
     now: datetime,
     timezone: str,
 ) -> None:
     today = local_date(now, timezone)
     # Given an organisation whose definitions exist before any of its history (so awards are live)
     org_id, mentors, definitions = _seed(db, timezone, documents)
+    for who, back, length in pauses:
+        db.query(
+            """INSERT INTO streak_pauses (org_id, peer_mentor_id, starts_on, ends_on, reason, created_by)
+               VALUES (:o, :m, :s, :e, 'away', :o) ON CONFLICT DO NOTHING""",
+            o=org_id,
+            m=None if who is None else mentors[who],
+            s=today - timedelta(days=back),
+            e=today - timedelta(days=back) + timedelta(days=length),
+        )
     drain_outbox(db, now)  # the definitions' own backfills: nothing to find yet
     assert _awards(db, org_id) == {}
     # When the history is written and the outbox drained
@@ -351,6 +367,7 @@ def test_event_path_reconcile_preview_and_the_reference_agree(
 
     activities = db.query("SELECT * FROM activities WHERE org_id = :o", o=org_id)
     trainings = db.query("SELECT * FROM training_completions WHERE org_id = :o", o=org_id)
+    paused = paused_weeks(db.query("SELECT * FROM streak_pauses WHERE org_id = :o", o=org_id), mentors)
     expected: dict[tuple, date] = {}
     held: dict[str, dict[tuple, date]] = {}
     keys = {definition_id: key for key, definition_id in zip(documents, definitions, strict=True)}
@@ -358,7 +375,7 @@ def test_event_path_reconcile_preview_and_the_reference_agree(
     order = sorted(definitions, key=lambda d: keys[d] in ("prereq", "combo"))
     for definition_id in order:
         criteria = definitions[definition_id]
-        met = reference_met(criteria, activities, trainings, timezone, today, held)
+        met = reference_met(criteria, activities, trainings, timezone, today, held, paused)
         held[keys[definition_id]] = met
         expected.update({(definition_id, m, level): day for (m, level), day in met.items()})
         # Then the type's set-based query finds what the reference finds

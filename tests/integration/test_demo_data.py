@@ -46,7 +46,8 @@ def _fingerprint(database: db_module.Database) -> dict:
                   (SELECT count(*) FROM training_completions) AS trainings,
                   (SELECT count(*) FROM org_members) AS members,
                   (SELECT count(*) FROM coordinator_assignments) AS assignments,
-                  (SELECT count(*) FROM badge_definitions) AS definitions"""
+                  (SELECT count(*) FROM badge_definitions) AS definitions,
+                  (SELECT count(*) FROM streak_pauses) AS pauses"""
     )
     assert row is not None
     return row
@@ -260,3 +261,34 @@ def test_featured_days_are_the_last_weeks_up_to_today_and_never_after() -> None:
         for monday, days in planned.items():
             assert len(days) == demo.FEATURED_PER_WEEK
             assert all(monday <= day <= min(today, monday + timedelta(days=6)) for day in days)
+
+
+def test_nhf_pauses_every_summer_and_one_mentor_was_on_sick_leave(
+    db: db_module.Database, loaded: demo.LoadReport
+) -> None:
+    nhf = demo.build_org(demo.ORGS[0])
+    rows = db.query(
+        """SELECT o.slug, p.peer_mentor_id, p.starts_on, p.ends_on, p.created_by
+             FROM streak_pauses AS p JOIN organizations AS o ON o.id = p.org_id
+            ORDER BY p.starts_on""",
+    )
+    # NHF only: the summer break of last year and this year, for everyone, by the admin ...
+    assert {row["slug"] for row in rows} == {"nhf"}
+    summers = [row for row in rows if row["peer_mentor_id"] is None]
+    assert [(row["starts_on"], row["ends_on"]) for row in summers] == [
+        (date(2025, 7, 1), date(2025, 7, 28)),
+        (date(2026, 7, 1), date(2026, 7, 28)),
+    ]
+    assert {row["created_by"] for row in summers} == {nhf.admin}
+    # ... and five weeks of one assigned mentor's sick leave, Monday to Sunday, recorded by their coordinator
+    (sick,) = [row for row in rows if row["peer_mentor_id"] is not None]
+    assert sick["peer_mentor_id"] == demo.sick_leave_mentor(nhf)
+    assert (nhf.coordinators[0], sick["peer_mentor_id"]) in nhf.assignments
+    assert sick["created_by"] == nhf.coordinators[0]
+    assert sick["starts_on"].isoweekday() == 1 and sick["ends_on"] - sick["starts_on"] == timedelta(days=34)
+    assert sick["ends_on"] < TODAY
+    # Each made as the route makes it: audited
+    audited = db.query_one(
+        "SELECT count(*) AS n FROM audit_log WHERE action = 'streak_pause.created' AND org_id = :o", o=nhf.id
+    )
+    assert audited is not None and audited["n"] == 3

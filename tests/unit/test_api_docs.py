@@ -23,6 +23,7 @@ from peer_badges.models import (
     OrgSettingsPatch,
     PaidRequest,
     RevokeRequest,
+    StreakPauseCreate,
 )
 
 
@@ -91,6 +92,7 @@ def test_the_invalid_example_shows_several_problems_at_their_paths() -> None:
         (api_docs.PAID_EXAMPLES, PaidRequest),
         (api_docs.CANCEL_EXAMPLES, CancelRequest),
         (api_docs.SETTINGS_EXAMPLES, OrgSettingsPatch),
+        (api_docs.PAUSE_EXAMPLES, StreakPauseCreate),
     ],
     ids=[
         "validate",
@@ -103,6 +105,7 @@ def test_the_invalid_example_shows_several_problems_at_their_paths() -> None:
         "paid",
         "cancel",
         "settings",
+        "streak pause",
     ],
 )
 def test_every_body_example_is_accepted_by_its_route(

@@ -32,6 +32,9 @@ SPEC_ROUTES = {
     ("POST", "/orgs/{org_id}/mentors/{mentor_id}/erasure"): "award_badge",
     ("GET", "/orgs/{org_id}/settings"): "config_crud",
     ("PATCH", "/orgs/{org_id}/settings"): "config_crud",
+    ("GET", "/orgs/{org_id}/streak-pauses"): "config_crud",
+    ("POST", "/orgs/{org_id}/streak-pauses"): "config_crud",
+    ("DELETE", "/orgs/{org_id}/streak-pauses/{pause_id}"): "config_crud",
     ("GET", "/orgs/{org_id}/mentors/{mentor_id}/badges/{earned_badge_id}/credential"): "award_badge",
     # SPEC 8.6: public, no authorizer.
     ("GET", "/orgs/{org_id}/issuer"): "award_badge",

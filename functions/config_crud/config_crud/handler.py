@@ -1,9 +1,10 @@
-"""config_crud: organisation admins' badge definitions (SPEC section 5)."""
+"""config_crud: organisation admins' badge definitions (SPEC section 5), settings and streak pauses."""
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from config_crud.pause_routes import router as pause_router
 from config_crud.routes import router
 from config_crud.settings_routes import router as settings_router
 from peer_badges.api import create_app
@@ -13,6 +14,7 @@ metrics = Metrics(namespace="PeerBadges", service="peer-badges")
 app = create_app()
 app.include_router(router)
 app.include_router(settings_router)
+app.include_router(pause_router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

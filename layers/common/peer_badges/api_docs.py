@@ -19,6 +19,7 @@ BADGE_DEFINITIONS = "Badge definitions"
 EVALUATIONS = "Evaluations"
 PAYOUTS = "Payouts"
 SETTINGS = "Settings"
+STREAK_PAUSES = "Streak pauses"
 OPEN_BADGES = "Open Badges"
 PERSONAL_DATA = "Personal data"
 
@@ -53,6 +54,12 @@ TAGS: dict[str, str] = {
         "A person's rights (GDPR articles 15 and 17): everything this bundle stores about them in one "
         "organisation as one JSON document, and erasure once they have left it (payment records stay, "
         "under a pseudonym, for bookkeeping). See docs/privacy.md."
+    ),
+    STREAK_PAUSES: (
+        "Weeks that neither break nor extend a weekly streak: a summer break for the whole organisation, "
+        "or one mentor's sick leave (at most 26 weeks each; overlapping pauses are fine). A paused week "
+        "with enough activity still counts. Creating or deleting a pause re-evaluates the mentors it "
+        "touches: it may award a streak badge, it never takes one back."
     ),
     OPEN_BADGES: (
         "Portable badges: an earned badge as a signed Open Badges 3.0 credential the mentor can show "
@@ -272,5 +279,21 @@ ERASURE_EXAMPLES: Examples = {
     "request": (
         "The person asked to be erased",
         {"reason": "The person asked to be erased (GDPR article 17)."},
+    ),
+}
+
+PAUSE_EXAMPLES: Examples = {
+    "summer": (
+        "a summer break for the whole organisation (admins)",
+        {"peer_mentor_id": None, "starts_on": "2026-06-29", "ends_on": "2026-07-26", "reason": "Sommerferie"},
+    ),
+    "sick_leave": (
+        "one mentor's sick leave (admins, or a coordinator of that mentor)",
+        {
+            "peer_mentor_id": PLACEHOLDER_ID,
+            "starts_on": "2026-03-02",
+            "ends_on": "2026-04-12",
+            "reason": "Sykemeldt",
+        },
     ),
 }

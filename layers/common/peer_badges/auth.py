@@ -10,11 +10,15 @@ from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
+from pydantic import TypeAdapter, ValidationError
+
 from peer_badges.errors import Forbidden
 
 PEER_MENTOR = "peer_mentor"
 COORDINATOR = "coordinator"
 ORG_ADMIN = "org_admin"
+
+_UUID = TypeAdapter(UUID)
 
 NOT_A_MEMBER = "You are not a member of this organisation. Ask an organisation admin to add you."
 
@@ -201,3 +205,53 @@ def require_self_or_admin(db: Queryable, org_id: UUID, user_id: UUID, mentor_id:
     if access.user_id == mentor_id or access.is_admin:
         return access
     raise Forbidden(f"Only the mentor themself and organisation admins can get {what}.")
+
+
+def require_pause_reader(db: Queryable, org_id: UUID, user_id: UUID, mentor_id: UUID | None) -> Access:
+    """Streak pauses (SPEC 8.3): admins see all; coordinators the organisation's and their mentors'.
+
+    Naming a mentor outside a coordinator's scope is refused, the same way whether that mentor exists.
+    """
+    access = load_access(db, org_id, user_id, mentor_id)
+    if not access.is_member:
+        raise Forbidden(NOT_A_MEMBER)
+    if access.is_admin or (access.is_coordinator and (mentor_id is None or access.assigned_to_mentor)):
+        return access
+    if access.is_coordinator:
+        raise Forbidden("Coordinators can only see the streak pauses of mentors assigned to them.")
+    raise Forbidden("Only coordinators and organisation admins can see streak pauses.")
+
+
+def uuid_or_none(value: object) -> UUID | None:
+    """A request's value as a UUID, parsed exactly as the request models parse it (so an id this
+    lets through unparsed is one validation refuses), or None when it is no UUID."""
+    try:
+        return _UUID.validate_python(value) if value is not None else None
+    except ValidationError:
+        return None
+
+
+def require_pause_writer(db: Queryable, org_id: UUID, user_id: UUID, peer_mentor_id: object) -> Access:
+    """Creating a streak pause: admins any; coordinators one for a mentor assigned to them, never one
+    for the whole organisation.
+
+    ``peer_mentor_id`` is the body's value as sent: null or absent means the whole organisation; text
+    that is not a UUID names nobody, so it is left to validation to refuse (422, with the body's other
+    problems).
+    """
+    mentor_id = uuid_or_none(peer_mentor_id)
+    access = load_access(db, org_id, user_id, mentor_id)
+    if not access.is_member:
+        raise Forbidden(NOT_A_MEMBER)
+    if access.is_admin:
+        return access
+    if not access.is_coordinator:
+        raise Forbidden("Only coordinators and organisation admins can pause streaks.")
+    if peer_mentor_id is None:
+        raise Forbidden(
+            "Only organisation admins can pause the whole organisation; coordinators give the "
+            "peer_mentor_id of a mentor assigned to them."
+        )
+    if mentor_id is None or access.assigned_to_mentor:
+        return access
+    raise Forbidden("Coordinators can only pause the streaks of mentors assigned to them.")
