@@ -6,6 +6,12 @@
 -- streak_crossings, training_crossings), which reconcile, definition backfills and preview share; the
 -- definition backfill queue; and a drift check that also compares the week and year buckets.
 
+-- Minutes (SPEC 8.2, measure "minutes"): the snapshot keeps minutes per type as it keeps counts per
+-- type, and the year buckets keep minutes as the week buckets do.
+ALTER TABLE mentor_stats
+    ADD COLUMN minutes_by_type jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(minutes_by_type) = 'object');
+ALTER TABLE mentor_year_activity ADD COLUMN minutes bigint NOT NULL DEFAULT 0 CHECK (minutes >= 0);
+
 -- The one definition of an activity that counts. Inlined by the planner into plain column filters
 -- (also on the triggers' transition tables, whose rows have the activities row type).
 CREATE FUNCTION activity_counts(a activities) RETURNS boolean
@@ -146,19 +152,19 @@ BEGIN
 
     WITH delta AS (
         SELECT d.org_id, d.peer_mentor_id, extract(year FROM d.activity_date)::int AS year, d.activity_type,
-               sum(d.n)::int AS n
+               sum(d.n)::int AS n, sum(d.minutes)::bigint AS minutes
         FROM unnest(p_deltas) AS d
         GROUP BY 1, 2, 3, 4
-        HAVING sum(d.n) <> 0
+        HAVING sum(d.n) <> 0 OR sum(d.minutes) <> 0
     ), updated AS (
         UPDATE mentor_year_activity AS y
-        SET n = y.n + delta.n
+        SET n = y.n + delta.n, minutes = y.minutes + delta.minutes
         FROM delta
         WHERE y.org_id = delta.org_id AND y.peer_mentor_id = delta.peer_mentor_id
           AND y.year = delta.year AND y.activity_type = delta.activity_type
         RETURNING y.org_id, y.peer_mentor_id, y.year, y.activity_type
     )
-    INSERT INTO mentor_year_activity (org_id, peer_mentor_id, year, activity_type, n)
+    INSERT INTO mentor_year_activity (org_id, peer_mentor_id, year, activity_type, n, minutes)
     SELECT delta.* FROM delta
     WHERE NOT EXISTS (SELECT 1 FROM updated AS u
                       WHERE u.org_id = delta.org_id AND u.peer_mentor_id = delta.peer_mentor_id
@@ -175,10 +181,12 @@ BEGIN
     SET total_count = s.total_count + a.dn,
         total_minutes = s.total_minutes + a.dm,
         by_type = add_type_counts(s.by_type, a.types),
+        minutes_by_type = add_type_counts(s.minutes_by_type, a.type_minutes),
         updated_at = now()
     FROM (
         SELECT t.org_id, t.peer_mentor_id, sum(t.dn) AS dn, sum(t.dm) AS dm,
-               jsonb_object_agg(t.activity_type, t.dn) FILTER (WHERE t.dn <> 0) AS types
+               jsonb_object_agg(t.activity_type, t.dn) FILTER (WHERE t.dn <> 0) AS types,
+               jsonb_object_agg(t.activity_type, t.dm) FILTER (WHERE t.dm <> 0) AS type_minutes
         FROM (SELECT d.org_id, d.peer_mentor_id, d.activity_type, sum(d.n) AS dn, sum(d.minutes) AS dm
               FROM unnest(p_deltas) AS d GROUP BY 1, 2, 3) AS t
         GROUP BY 1, 2
@@ -295,9 +303,12 @@ BEGIN
         --     the mentors for evaluation (same transaction: committed together or not at all).
         WITH locked AS (
             INSERT INTO mentor_stats AS s
-                (org_id, peer_mentor_id, total_count, by_type, total_minutes, first_activity_date, last_activity_date)
+                (org_id, peer_mentor_id, total_count, by_type, total_minutes, minutes_by_type,
+                 first_activity_date, last_activity_date)
             SELECT t.org_id, t.peer_mentor_id, sum(t.n)::int, jsonb_object_agg(t.activity_type, t.n),
-                   sum(t.minutes)::bigint, min(t.first_date), max(t.last_date)
+                   sum(t.minutes)::bigint,
+                   coalesce(jsonb_object_agg(t.activity_type, t.minutes) FILTER (WHERE t.minutes <> 0), '{}'),
+                   min(t.first_date), max(t.last_date)
             FROM (SELECT d.org_id, d.peer_mentor_id, d.activity_type, sum(d.n) AS n, sum(d.minutes) AS minutes,
                          min(d.activity_date) AS first_date, max(d.activity_date) AS last_date
                   FROM unnest(p_deltas) AS d
@@ -312,6 +323,10 @@ BEGIN
                                                                        + e.value::int)
                                         FROM jsonb_each_text(EXCLUDED.by_type) AS e),
                 total_minutes = s.total_minutes + EXCLUDED.total_minutes,
+                minutes_by_type = s.minutes_by_type || coalesce(
+                    (SELECT jsonb_object_agg(e.key, coalesce((s.minutes_by_type ->> e.key)::bigint, 0)
+                                                    + e.value::bigint)
+                       FROM jsonb_each_text(EXCLUDED.minutes_by_type) AS e), '{}'),
                 first_activity_date = least(s.first_activity_date, EXCLUDED.first_activity_date),
                 last_activity_date = greatest(s.last_activity_date, EXCLUDED.last_activity_date),
                 updated_at = now()
@@ -350,12 +365,13 @@ BEGIN
               FROM inserted AS i GROUP BY 1, 2) AS f;
 
         -- Year buckets: a positive delta is always a valid new row, so ON CONFLICT can add it.
-        INSERT INTO mentor_year_activity AS y (org_id, peer_mentor_id, year, activity_type, n)
-        SELECT d.org_id, d.peer_mentor_id, extract(year FROM d.activity_date)::int, d.activity_type, sum(d.n)::int
+        INSERT INTO mentor_year_activity AS y (org_id, peer_mentor_id, year, activity_type, n, minutes)
+        SELECT d.org_id, d.peer_mentor_id, extract(year FROM d.activity_date)::int, d.activity_type, sum(d.n)::int,
+               sum(d.minutes)::bigint
         FROM unnest(p_deltas) AS d
         GROUP BY 1, 2, 3, 4
         ON CONFLICT (org_id, peer_mentor_id, year, activity_type) DO UPDATE
-        SET n = y.n + EXCLUDED.n;
+        SET n = y.n + EXCLUDED.n, minutes = y.minutes + EXCLUDED.minutes;
 
         -- F3. Streaks of the mentors with an inserted week row, from their buckets from week `first_new
         --     - 7 * longest` on. Weeks before first_new are old, so the old weeks of a run through
@@ -503,13 +519,15 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION reference_mentor_stats(p_org_id uuid, p_peer_mentor_id uuid DEFAULT NULL)
+DROP FUNCTION reference_mentor_stats(uuid, uuid);
+CREATE FUNCTION reference_mentor_stats(p_org_id uuid, p_peer_mentor_id uuid DEFAULT NULL)
 RETURNS TABLE (
     org_id                uuid,
     peer_mentor_id        uuid,
     total_count           int,
     by_type               jsonb,
     total_minutes         bigint,
+    minutes_by_type       jsonb,
     first_activity_date   date,
     last_activity_date    date,
     last_active_week      date,
@@ -529,8 +547,11 @@ AS $$
                min(c.activity_date) AS first_activity_date, max(c.activity_date) AS last_activity_date
         FROM counted AS c GROUP BY 1, 2
     ), types AS (
-        SELECT t.org_id, t.peer_mentor_id, jsonb_object_agg(t.activity_type, t.n) AS by_type
-        FROM (SELECT c.org_id, c.peer_mentor_id, c.activity_type, count(*)::int AS n
+        SELECT t.org_id, t.peer_mentor_id, jsonb_object_agg(t.activity_type, t.n) AS by_type,
+               coalesce(jsonb_object_agg(t.activity_type, t.minutes) FILTER (WHERE t.minutes <> 0), '{}')
+                   AS minutes_by_type
+        FROM (SELECT c.org_id, c.peer_mentor_id, c.activity_type, count(*)::int AS n,
+                     coalesce(sum(c.duration_minutes), 0)::bigint AS minutes
               FROM counted AS c GROUP BY 1, 2, 3) AS t
         GROUP BY 1, 2
     ), runs AS (
@@ -545,7 +566,7 @@ AS $$
                max(r.weeks) AS longest_streak_weeks
         FROM runs AS r GROUP BY 1, 2
     )
-    SELECT t.org_id, t.peer_mentor_id, t.total_count, ty.by_type, t.total_minutes,
+    SELECT t.org_id, t.peer_mentor_id, t.total_count, ty.by_type, t.total_minutes, ty.minutes_by_type,
            t.first_activity_date, t.last_activity_date,
            s.last_active_week, s.latest_run_weeks, s.longest_streak_weeks
     FROM totals AS t
@@ -568,8 +589,9 @@ BEGIN
     GROUP BY 1, 2, 3, 4;
 
     DELETE FROM mentor_year_activity WHERE org_id = p_org_id AND peer_mentor_id = p_peer_mentor_id;
-    INSERT INTO mentor_year_activity (org_id, peer_mentor_id, year, activity_type, n)
-    SELECT a.org_id, a.peer_mentor_id, extract(year FROM a.activity_date)::int, a.activity_type, count(*)
+    INSERT INTO mentor_year_activity (org_id, peer_mentor_id, year, activity_type, n, minutes)
+    SELECT a.org_id, a.peer_mentor_id, extract(year FROM a.activity_date)::int, a.activity_type, count(*),
+           coalesce(sum(a.duration_minutes), 0)
     FROM counted_activities AS a
     WHERE a.org_id = p_org_id AND a.peer_mentor_id = p_peer_mentor_id
     GROUP BY 1, 2, 3, 4;
@@ -578,6 +600,7 @@ BEGIN
     SET total_count = coalesce(r.total_count, 0),
         by_type = coalesce(r.by_type, '{}'::jsonb),
         total_minutes = coalesce(r.total_minutes, 0),
+        minutes_by_type = coalesce(r.minutes_by_type, '{}'::jsonb),
         first_activity_date = r.first_activity_date,
         last_activity_date = r.last_activity_date,
         last_active_week = r.last_active_week,
@@ -598,10 +621,11 @@ AS $$
     SELECT coalesce(s.peer_mentor_id, r.peer_mentor_id)
     FROM (SELECT * FROM mentor_stats WHERE org_id = p_org_id) AS s
     FULL JOIN reference_mentor_stats(p_org_id) AS r ON r.peer_mentor_id = s.peer_mentor_id
-    WHERE (s.total_count, s.by_type, s.total_minutes, s.first_activity_date, s.last_activity_date,
+    WHERE (s.total_count, s.by_type, s.total_minutes, s.minutes_by_type, s.first_activity_date, s.last_activity_date,
            s.last_active_week, s.latest_run_weeks, s.longest_streak_weeks)
           IS DISTINCT FROM
           (coalesce(r.total_count, 0), coalesce(r.by_type, '{}'::jsonb), coalesce(r.total_minutes, 0),
+           coalesce(r.minutes_by_type, '{}'::jsonb),
            r.first_activity_date, r.last_activity_date,
            r.last_active_week, coalesce(r.latest_run_weeks, 0), coalesce(r.longest_streak_weeks, 0))
     UNION
@@ -617,11 +641,11 @@ AS $$
     SELECT coalesce(y.peer_mentor_id, r.peer_mentor_id)
     FROM (SELECT * FROM mentor_year_activity WHERE org_id = p_org_id) AS y
     FULL JOIN (SELECT a.peer_mentor_id, extract(year FROM a.activity_date)::int AS year, a.activity_type,
-                      count(*)::int AS n
+                      count(*)::int AS n, coalesce(sum(a.duration_minutes), 0)::bigint AS minutes
                FROM counted_activities AS a WHERE a.org_id = p_org_id
                GROUP BY 1, 2, 3) AS r
       ON r.peer_mentor_id = y.peer_mentor_id AND r.year = y.year AND r.activity_type = y.activity_type
-    WHERE y.n IS DISTINCT FROM r.n
+    WHERE (y.n, y.minutes) IS DISTINCT FROM (r.n, r.minutes)
 $$;
 
 -- "Who qualifies, and since when": for each criteria family, every (mentor, level) met as of p_today
@@ -630,23 +654,28 @@ $$;
 -- path answers the same question from bounded facts, and tests/integration/test_criteria_paths.py
 -- holds the two together. Each is one SELECT, so the planner inlines it with the caller's values.
 
--- threshold, tier, milestone: level L is met on the date of the target(L)-th counted activity of
--- p_types dated p_since..p_today, in (date, created_at, id) order.
+-- threshold, tier, milestone: level L is met on the date on which the running measure of counted
+-- activities of p_types dated p_since..p_today, in (date, created_at, id) order, first reaches target(L):
+-- the count (the target-th activity), or with p_measure 'minutes' the sum of duration_minutes (null: 0).
 CREATE FUNCTION count_crossings(
-    p_org_id uuid, p_mentors uuid[], p_types text[], p_since date, p_today date, p_targets int[]
+    p_org_id uuid, p_mentors uuid[], p_types text[], p_since date, p_today date, p_targets int[],
+    p_measure text DEFAULT 'count'
 ) RETURNS TABLE (peer_mentor_id uuid, level int, earned_at date)
 LANGUAGE sql STABLE
 AS $$
-    SELECT q.peer_mentor_id, t.level::int, q.activity_date
+    SELECT q.peer_mentor_id, t.level::int, min(q.activity_date)
     FROM (SELECT a.peer_mentor_id, a.activity_date,
-                 row_number() OVER (PARTITION BY a.peer_mentor_id
-                                    ORDER BY a.activity_date, a.created_at, a.id) AS n
+                 CASE WHEN p_measure = 'minutes'
+                      THEN sum(coalesce(a.duration_minutes, 0)) OVER w
+                      ELSE row_number() OVER w END AS running
           FROM counted_activities AS a
           WHERE a.org_id = p_org_id
             AND (p_types IS NULL OR a.activity_type = ANY (p_types))
             AND a.activity_date >= coalesce(p_since, '-infinity'::date) AND a.activity_date <= p_today
-            AND (p_mentors IS NULL OR a.peer_mentor_id = ANY (p_mentors))) AS q
-    JOIN unnest(p_targets) WITH ORDINALITY AS t(target, level) ON q.n = t.target
+            AND (p_mentors IS NULL OR a.peer_mentor_id = ANY (p_mentors))
+          WINDOW w AS (PARTITION BY a.peer_mentor_id ORDER BY a.activity_date, a.created_at, a.id)) AS q
+    JOIN unnest(p_targets) WITH ORDINALITY AS t(target, level) ON q.running >= t.target
+    GROUP BY q.peer_mentor_id, t.level
 $$;
 
 -- streak: met on the Monday of the week in which a run of weeks (up to this one) with at least
@@ -753,6 +782,10 @@ CREATE TRIGGER badge_definitions_queue_backfill
 -- A mentor's pending write-caused rows, for the live-or-quiet check (one index probe).
 CREATE INDEX evaluation_outbox_pending_mentor_idx ON evaluation_outbox (peer_mentor_id, created_at)
     WHERE status = 'pending' AND NOT backfill;
+
+-- Snapshots and year buckets written before this migration get their minutes (and are checked whole).
+SELECT rebuild_mentor_stats(m.org_id, m.peer_mentor_id)
+FROM (SELECT DISTINCT org_id, peer_mentor_id FROM mentor_stats ORDER BY 1, 2) AS m;
 
 -- The handlers read the view and run the backfill queue (functions: see 005's GRANT EXECUTE).
 GRANT SELECT ON counted_activities TO peer_badges_app;

@@ -86,6 +86,7 @@ RETURNS TABLE (
     has_snapshot          boolean,
     total_count           int,
     by_type               jsonb,
+    minutes_by_type       jsonb,
     total_minutes         bigint,
     first_activity_date   date,
     last_activity_date    date,
@@ -115,7 +116,7 @@ BEGIN
     SELECT c.timezone, c.today, m.id,
            EXISTS (SELECT 1 FROM org_members AS om WHERE om.org_id = c.org_id AND om.user_id = m.id),
            s.peer_mentor_id IS NOT NULL,
-           s.total_count, s.by_type, s.total_minutes, s.first_activity_date, s.last_activity_date,
+           s.total_count, s.by_type, s.minutes_by_type, s.total_minutes, s.first_activity_date, s.last_activity_date,
            s.last_active_week, s.latest_run_weeks, s.longest_streak_weeks, s.updated_at,
            (SELECT json_agg(json_build_object('training_code', t.training_code, 'completed_at', t.completed_at,
                                               'expires_at', t.expires_at)
@@ -159,10 +160,16 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION mentor_facts_read(
+DROP FUNCTION mentor_facts_read(uuid, uuid, date, boolean, jsonb, jsonb, jsonb);
+
+-- mentor_facts_read, now also in minutes (measure "minutes", SPEC 8.2): year_minutes per type; a window
+-- {measure: "minutes"} sums duration_minutes; a crossing {measure: "minutes", targets} answers
+-- {target: the date the running sum first reached it} (all-time ones only when the snapshot's minutes
+-- reach the smallest target, so a mentor short of it costs no scan).
+CREATE FUNCTION mentor_facts_read(
     p_org_id uuid, p_mentor_id uuid, p_today date,
     p_need_year boolean, p_windows jsonb, p_crossings jsonb, p_streaks jsonb
-) RETURNS TABLE (year_counts json, window_counts json, crossing_dates json, streak_runs json)
+) RETURNS TABLE (year_counts json, year_minutes json, window_counts json, crossing_dates json, streak_runs json)
 LANGUAGE plpgsql STABLE
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -170,8 +177,10 @@ DECLARE
     this_week date := iso_week_start(p_today);
     snapshot_last_week date;
     snapshot_longest int;
+    snapshot_minutes jsonb;
 BEGIN
-    SELECT s.last_active_week, s.longest_streak_weeks INTO snapshot_last_week, snapshot_longest
+    SELECT s.last_active_week, s.longest_streak_weeks, s.minutes_by_type
+      INTO snapshot_last_week, snapshot_longest, snapshot_minutes
     FROM mentor_stats AS s WHERE s.org_id = p_org_id AND s.peer_mentor_id = p_mentor_id;
 
     RETURN QUERY SELECT
@@ -180,13 +189,37 @@ BEGIN
             WHERE y.org_id = p_org_id AND y.peer_mentor_id = p_mentor_id
               AND y.year = extract(year FROM p_today)::int
         ) END,
+        CASE WHEN p_need_year THEN (
+            SELECT json_object_agg(y.activity_type, y.minutes) FROM mentor_year_activity AS y
+            WHERE y.org_id = p_org_id AND y.peer_mentor_id = p_mentor_id
+              AND y.year = extract(year FROM p_today)::int
+        ) END,
         (SELECT json_object_agg(r.key, (
-             SELECT count(*) FROM counted_activities AS a
+             SELECT CASE WHEN r.measure = 'minutes' THEN coalesce(sum(a.duration_minutes), 0) ELSE count(*) END
+             FROM counted_activities AS a
              WHERE a.peer_mentor_id = p_mentor_id AND a.activity_date BETWEEN r.since AND p_today
                AND a.org_id = p_org_id
                AND (r.types IS NULL OR a.activity_type = ANY (r.types))))
-         FROM jsonb_to_recordset(p_windows) AS r(key text, since date, types text[])),
-        (SELECT json_object_agg(r.key, (
+         FROM jsonb_to_recordset(p_windows) AS r(key text, since date, types text[], measure text)),
+        (SELECT json_object_agg(r.key, CASE WHEN r.measure = 'minutes' THEN (
+             SELECT json_object_agg(t.target, d.day)
+             FROM unnest(r.targets) AS t(target)
+             CROSS JOIN LATERAL (
+                 SELECT min(q.activity_date) AS day
+                 FROM (SELECT a.activity_date,
+                              sum(coalesce(a.duration_minutes, 0)) OVER (ORDER BY a.activity_date, a.created_at, a.id)
+                                  AS running
+                       FROM counted_activities AS a
+                       WHERE a.peer_mentor_id = p_mentor_id
+                         AND a.activity_date >= coalesce(r.since, '-infinity'::date) AND a.activity_date <= p_today
+                         AND a.org_id = p_org_id
+                         AND (r.types IS NULL OR a.activity_type = ANY (r.types))) AS q
+                 WHERE q.running >= t.target) AS d
+             WHERE d.day IS NOT NULL
+               AND (r.since IS NOT NULL OR (
+                    SELECT coalesce(sum(m.value::bigint), 0) FROM jsonb_each_text(snapshot_minutes) AS m
+                    WHERE r.types IS NULL OR m.key = ANY (r.types)) >= (SELECT min(x) FROM unnest(r.targets) AS x))
+         ) ELSE (
              SELECT json_agg(x.activity_date ORDER BY x.activity_date)
              FROM (SELECT a.activity_date FROM counted_activities AS a
                    WHERE a.peer_mentor_id = p_mentor_id
@@ -194,8 +227,9 @@ BEGIN
                      AND a.org_id = p_org_id
                      AND (r.types IS NULL OR a.activity_type = ANY (r.types))
                    ORDER BY a.activity_date
-                   LIMIT r.max_n) AS x))
-         FROM jsonb_to_recordset(p_crossings) AS r(key text, since date, types text[], max_n int)),
+                   LIMIT r.max_n) AS x) END)
+         FROM jsonb_to_recordset(p_crossings) AS r(key text, since date, types text[], max_n int, measure text,
+                                                    targets int[])),
         (SELECT json_object_agg(r.key, (
              SELECT coalesce(json_agg(json_build_object('start_week', w.start_week, 'weeks', w.weeks,
                                                         'end_week', w.end_week, 'qualifying', w.qualifying)

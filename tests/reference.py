@@ -71,13 +71,22 @@ def _counting(
     activities: list[Mapping[str, Any]],
     today: date,
 ) -> Met:
+    """Activities in date order, counted one by one or by their minutes (None as 0); a level is met on
+    the date the running number first reaches its target."""
     start = _window_start(criteria, today)
     met: Met = {}
     for mentor, rows in _by_mentor(_counted(activities, criteria.activity_types)).items():
-        dates = sorted(a["activity_date"] for a in rows if start <= a["activity_date"] <= today)
+        in_window = sorted(
+            (a for a in rows if start <= a["activity_date"] <= today), key=lambda a: a["activity_date"]
+        )
+        running, reached = 0, []
+        for activity in in_window:
+            running += (activity["duration_minutes"] or 0) if criteria.measure == "minutes" else 1
+            reached.append((running, activity["activity_date"]))
         for level, target in criteria.levels():
-            if len(dates) >= target:
-                met[(mentor, level)] = dates[target - 1]
+            day = next((day for total, day in reached if total >= target), None)
+            if day is not None:
+                met[(mentor, level)] = day
     return met
 
 

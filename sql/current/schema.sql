@@ -192,9 +192,12 @@ BEGIN
         --     the mentors for evaluation (same transaction: committed together or not at all).
         WITH locked AS (
             INSERT INTO mentor_stats AS s
-                (org_id, peer_mentor_id, total_count, by_type, total_minutes, first_activity_date, last_activity_date)
+                (org_id, peer_mentor_id, total_count, by_type, total_minutes, minutes_by_type,
+                 first_activity_date, last_activity_date)
             SELECT t.org_id, t.peer_mentor_id, sum(t.n)::int, jsonb_object_agg(t.activity_type, t.n),
-                   sum(t.minutes)::bigint, min(t.first_date), max(t.last_date)
+                   sum(t.minutes)::bigint,
+                   coalesce(jsonb_object_agg(t.activity_type, t.minutes) FILTER (WHERE t.minutes <> 0), '{}'),
+                   min(t.first_date), max(t.last_date)
             FROM (SELECT d.org_id, d.peer_mentor_id, d.activity_type, sum(d.n) AS n, sum(d.minutes) AS minutes,
                          min(d.activity_date) AS first_date, max(d.activity_date) AS last_date
                   FROM unnest(p_deltas) AS d
@@ -209,6 +212,10 @@ BEGIN
                                                                        + e.value::int)
                                         FROM jsonb_each_text(EXCLUDED.by_type) AS e),
                 total_minutes = s.total_minutes + EXCLUDED.total_minutes,
+                minutes_by_type = s.minutes_by_type || coalesce(
+                    (SELECT jsonb_object_agg(e.key, coalesce((s.minutes_by_type ->> e.key)::bigint, 0)
+                                                    + e.value::bigint)
+                       FROM jsonb_each_text(EXCLUDED.minutes_by_type) AS e), '{}'),
                 first_activity_date = least(s.first_activity_date, EXCLUDED.first_activity_date),
                 last_activity_date = greatest(s.last_activity_date, EXCLUDED.last_activity_date),
                 updated_at = now()
@@ -247,12 +254,13 @@ BEGIN
               FROM inserted AS i GROUP BY 1, 2) AS f;
 
         -- Year buckets: a positive delta is always a valid new row, so ON CONFLICT can add it.
-        INSERT INTO mentor_year_activity AS y (org_id, peer_mentor_id, year, activity_type, n)
-        SELECT d.org_id, d.peer_mentor_id, extract(year FROM d.activity_date)::int, d.activity_type, sum(d.n)::int
+        INSERT INTO mentor_year_activity AS y (org_id, peer_mentor_id, year, activity_type, n, minutes)
+        SELECT d.org_id, d.peer_mentor_id, extract(year FROM d.activity_date)::int, d.activity_type, sum(d.n)::int,
+               sum(d.minutes)::bigint
         FROM unnest(p_deltas) AS d
         GROUP BY 1, 2, 3, 4
         ON CONFLICT (org_id, peer_mentor_id, year, activity_type) DO UPDATE
-        SET n = y.n + EXCLUDED.n;
+        SET n = y.n + EXCLUDED.n, minutes = y.minutes + EXCLUDED.minutes;
 
         -- F3. Streaks of the mentors with an inserted week row, from their buckets from week `first_new
         --     - 7 * longest` on. Weeks before first_new are old, so the old weeks of a run through
@@ -328,19 +336,19 @@ BEGIN
 
     WITH delta AS (
         SELECT d.org_id, d.peer_mentor_id, extract(year FROM d.activity_date)::int AS year, d.activity_type,
-               sum(d.n)::int AS n
+               sum(d.n)::int AS n, sum(d.minutes)::bigint AS minutes
         FROM unnest(p_deltas) AS d
         GROUP BY 1, 2, 3, 4
-        HAVING sum(d.n) <> 0
+        HAVING sum(d.n) <> 0 OR sum(d.minutes) <> 0
     ), updated AS (
         UPDATE mentor_year_activity AS y
-        SET n = y.n + delta.n
+        SET n = y.n + delta.n, minutes = y.minutes + delta.minutes
         FROM delta
         WHERE y.org_id = delta.org_id AND y.peer_mentor_id = delta.peer_mentor_id
           AND y.year = delta.year AND y.activity_type = delta.activity_type
         RETURNING y.org_id, y.peer_mentor_id, y.year, y.activity_type
     )
-    INSERT INTO mentor_year_activity (org_id, peer_mentor_id, year, activity_type, n)
+    INSERT INTO mentor_year_activity (org_id, peer_mentor_id, year, activity_type, n, minutes)
     SELECT delta.* FROM delta
     WHERE NOT EXISTS (SELECT 1 FROM updated AS u
                       WHERE u.org_id = delta.org_id AND u.peer_mentor_id = delta.peer_mentor_id
@@ -357,10 +365,12 @@ BEGIN
     SET total_count = s.total_count + a.dn,
         total_minutes = s.total_minutes + a.dm,
         by_type = add_type_counts(s.by_type, a.types),
+        minutes_by_type = add_type_counts(s.minutes_by_type, a.type_minutes),
         updated_at = now()
     FROM (
         SELECT t.org_id, t.peer_mentor_id, sum(t.dn) AS dn, sum(t.dm) AS dm,
-               jsonb_object_agg(t.activity_type, t.dn) FILTER (WHERE t.dn <> 0) AS types
+               jsonb_object_agg(t.activity_type, t.dn) FILTER (WHERE t.dn <> 0) AS types,
+               jsonb_object_agg(t.activity_type, t.dm) FILTER (WHERE t.dm <> 0) AS type_minutes
         FROM (SELECT d.org_id, d.peer_mentor_id, d.activity_type, sum(d.n) AS dn, sum(d.minutes) AS dm
               FROM unnest(p_deltas) AS d GROUP BY 1, 2, 3) AS t
         GROUP BY 1, 2
@@ -647,22 +657,25 @@ END;
 $$;
 
 --
--- Name: count_crossings(uuid, uuid[], text[], date, date, integer[]); Type: FUNCTION; Schema: public; Owner: -
+-- Name: count_crossings(uuid, uuid[], text[], date, date, integer[], text); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.count_crossings(p_org_id uuid, p_mentors uuid[], p_types text[], p_since date, p_today date, p_targets integer[]) RETURNS TABLE(peer_mentor_id uuid, level integer, earned_at date)
+CREATE FUNCTION public.count_crossings(p_org_id uuid, p_mentors uuid[], p_types text[], p_since date, p_today date, p_targets integer[], p_measure text DEFAULT 'count'::text) RETURNS TABLE(peer_mentor_id uuid, level integer, earned_at date)
     LANGUAGE sql STABLE
     AS $$
-    SELECT q.peer_mentor_id, t.level::int, q.activity_date
+    SELECT q.peer_mentor_id, t.level::int, min(q.activity_date)
     FROM (SELECT a.peer_mentor_id, a.activity_date,
-                 row_number() OVER (PARTITION BY a.peer_mentor_id
-                                    ORDER BY a.activity_date, a.created_at, a.id) AS n
+                 CASE WHEN p_measure = 'minutes'
+                      THEN sum(coalesce(a.duration_minutes, 0)) OVER w
+                      ELSE row_number() OVER w END AS running
           FROM counted_activities AS a
           WHERE a.org_id = p_org_id
             AND (p_types IS NULL OR a.activity_type = ANY (p_types))
             AND a.activity_date >= coalesce(p_since, '-infinity'::date) AND a.activity_date <= p_today
-            AND (p_mentors IS NULL OR a.peer_mentor_id = ANY (p_mentors))) AS q
-    JOIN unnest(p_targets) WITH ORDINALITY AS t(target, level) ON q.n = t.target
+            AND (p_mentors IS NULL OR a.peer_mentor_id = ANY (p_mentors))
+          WINDOW w AS (PARTITION BY a.peer_mentor_id ORDER BY a.activity_date, a.created_at, a.id)) AS q
+    JOIN unnest(p_targets) WITH ORDINALITY AS t(target, level) ON q.running >= t.target
+    GROUP BY q.peer_mentor_id, t.level
 $$;
 
 --
@@ -1020,7 +1033,7 @@ CREATE FUNCTION public.iso_week_start(d date) RETURNS date
 -- Name: mentor_facts_read(uuid, uuid, date, boolean, jsonb, jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.mentor_facts_read(p_org_id uuid, p_mentor_id uuid, p_today date, p_need_year boolean, p_windows jsonb, p_crossings jsonb, p_streaks jsonb) RETURNS TABLE(year_counts json, window_counts json, crossing_dates json, streak_runs json)
+CREATE FUNCTION public.mentor_facts_read(p_org_id uuid, p_mentor_id uuid, p_today date, p_need_year boolean, p_windows jsonb, p_crossings jsonb, p_streaks jsonb) RETURNS TABLE(year_counts json, year_minutes json, window_counts json, crossing_dates json, streak_runs json)
     LANGUAGE plpgsql STABLE
     SET plan_cache_mode TO 'force_generic_plan'
     AS $$
@@ -1028,8 +1041,10 @@ DECLARE
     this_week date := iso_week_start(p_today);
     snapshot_last_week date;
     snapshot_longest int;
+    snapshot_minutes jsonb;
 BEGIN
-    SELECT s.last_active_week, s.longest_streak_weeks INTO snapshot_last_week, snapshot_longest
+    SELECT s.last_active_week, s.longest_streak_weeks, s.minutes_by_type
+      INTO snapshot_last_week, snapshot_longest, snapshot_minutes
     FROM mentor_stats AS s WHERE s.org_id = p_org_id AND s.peer_mentor_id = p_mentor_id;
 
     RETURN QUERY SELECT
@@ -1038,13 +1053,37 @@ BEGIN
             WHERE y.org_id = p_org_id AND y.peer_mentor_id = p_mentor_id
               AND y.year = extract(year FROM p_today)::int
         ) END,
+        CASE WHEN p_need_year THEN (
+            SELECT json_object_agg(y.activity_type, y.minutes) FROM mentor_year_activity AS y
+            WHERE y.org_id = p_org_id AND y.peer_mentor_id = p_mentor_id
+              AND y.year = extract(year FROM p_today)::int
+        ) END,
         (SELECT json_object_agg(r.key, (
-             SELECT count(*) FROM counted_activities AS a
+             SELECT CASE WHEN r.measure = 'minutes' THEN coalesce(sum(a.duration_minutes), 0) ELSE count(*) END
+             FROM counted_activities AS a
              WHERE a.peer_mentor_id = p_mentor_id AND a.activity_date BETWEEN r.since AND p_today
                AND a.org_id = p_org_id
                AND (r.types IS NULL OR a.activity_type = ANY (r.types))))
-         FROM jsonb_to_recordset(p_windows) AS r(key text, since date, types text[])),
-        (SELECT json_object_agg(r.key, (
+         FROM jsonb_to_recordset(p_windows) AS r(key text, since date, types text[], measure text)),
+        (SELECT json_object_agg(r.key, CASE WHEN r.measure = 'minutes' THEN (
+             SELECT json_object_agg(t.target, d.day)
+             FROM unnest(r.targets) AS t(target)
+             CROSS JOIN LATERAL (
+                 SELECT min(q.activity_date) AS day
+                 FROM (SELECT a.activity_date,
+                              sum(coalesce(a.duration_minutes, 0)) OVER (ORDER BY a.activity_date, a.created_at, a.id)
+                                  AS running
+                       FROM counted_activities AS a
+                       WHERE a.peer_mentor_id = p_mentor_id
+                         AND a.activity_date >= coalesce(r.since, '-infinity'::date) AND a.activity_date <= p_today
+                         AND a.org_id = p_org_id
+                         AND (r.types IS NULL OR a.activity_type = ANY (r.types))) AS q
+                 WHERE q.running >= t.target) AS d
+             WHERE d.day IS NOT NULL
+               AND (r.since IS NOT NULL OR (
+                    SELECT coalesce(sum(m.value::bigint), 0) FROM jsonb_each_text(snapshot_minutes) AS m
+                    WHERE r.types IS NULL OR m.key = ANY (r.types)) >= (SELECT min(x) FROM unnest(r.targets) AS x))
+         ) ELSE (
              SELECT json_agg(x.activity_date ORDER BY x.activity_date)
              FROM (SELECT a.activity_date FROM counted_activities AS a
                    WHERE a.peer_mentor_id = p_mentor_id
@@ -1052,8 +1091,9 @@ BEGIN
                      AND a.org_id = p_org_id
                      AND (r.types IS NULL OR a.activity_type = ANY (r.types))
                    ORDER BY a.activity_date
-                   LIMIT r.max_n) AS x))
-         FROM jsonb_to_recordset(p_crossings) AS r(key text, since date, types text[], max_n int)),
+                   LIMIT r.max_n) AS x) END)
+         FROM jsonb_to_recordset(p_crossings) AS r(key text, since date, types text[], max_n int, measure text,
+                                                    targets int[])),
         (SELECT json_object_agg(r.key, (
              SELECT coalesce(json_agg(json_build_object('start_week', w.start_week, 'weeks', w.weeks,
                                                         'end_week', w.end_week, 'qualifying', w.qualifying)
@@ -1078,10 +1118,11 @@ CREATE FUNCTION public.mentor_stats_drift(p_org_id uuid) RETURNS TABLE(peer_ment
     SELECT coalesce(s.peer_mentor_id, r.peer_mentor_id)
     FROM (SELECT * FROM mentor_stats WHERE org_id = p_org_id) AS s
     FULL JOIN reference_mentor_stats(p_org_id) AS r ON r.peer_mentor_id = s.peer_mentor_id
-    WHERE (s.total_count, s.by_type, s.total_minutes, s.first_activity_date, s.last_activity_date,
+    WHERE (s.total_count, s.by_type, s.total_minutes, s.minutes_by_type, s.first_activity_date, s.last_activity_date,
            s.last_active_week, s.latest_run_weeks, s.longest_streak_weeks)
           IS DISTINCT FROM
           (coalesce(r.total_count, 0), coalesce(r.by_type, '{}'::jsonb), coalesce(r.total_minutes, 0),
+           coalesce(r.minutes_by_type, '{}'::jsonb),
            r.first_activity_date, r.last_activity_date,
            r.last_active_week, coalesce(r.latest_run_weeks, 0), coalesce(r.longest_streak_weeks, 0))
     UNION
@@ -1097,18 +1138,18 @@ CREATE FUNCTION public.mentor_stats_drift(p_org_id uuid) RETURNS TABLE(peer_ment
     SELECT coalesce(y.peer_mentor_id, r.peer_mentor_id)
     FROM (SELECT * FROM mentor_year_activity WHERE org_id = p_org_id) AS y
     FULL JOIN (SELECT a.peer_mentor_id, extract(year FROM a.activity_date)::int AS year, a.activity_type,
-                      count(*)::int AS n
+                      count(*)::int AS n, coalesce(sum(a.duration_minutes), 0)::bigint AS minutes
                FROM counted_activities AS a WHERE a.org_id = p_org_id
                GROUP BY 1, 2, 3) AS r
       ON r.peer_mentor_id = y.peer_mentor_id AND r.year = y.year AND r.activity_type = y.activity_type
-    WHERE y.n IS DISTINCT FROM r.n
+    WHERE (y.n, y.minutes) IS DISTINCT FROM (r.n, r.minutes)
 $$;
 
 --
 -- Name: mentor_stats_read(uuid, uuid[], date, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.mentor_stats_read(p_org_id uuid, p_mentor_ids uuid[], p_today date, p_now timestamp with time zone) RETURNS TABLE(timezone text, today date, peer_mentor_id uuid, is_member boolean, has_snapshot boolean, total_count integer, by_type jsonb, total_minutes bigint, first_activity_date date, last_activity_date date, last_active_week date, latest_run_weeks integer, longest_streak_weeks integer, updated_at timestamp with time zone, training json, future json, last_counted_date date, default_runs json, paused_this_week boolean)
+CREATE FUNCTION public.mentor_stats_read(p_org_id uuid, p_mentor_ids uuid[], p_today date, p_now timestamp with time zone) RETURNS TABLE(timezone text, today date, peer_mentor_id uuid, is_member boolean, has_snapshot boolean, total_count integer, by_type jsonb, minutes_by_type jsonb, total_minutes bigint, first_activity_date date, last_activity_date date, last_active_week date, latest_run_weeks integer, longest_streak_weeks integer, updated_at timestamp with time zone, training json, future json, last_counted_date date, default_runs json, paused_this_week boolean)
     LANGUAGE plpgsql STABLE
     SET plan_cache_mode TO 'force_generic_plan'
     AS $$
@@ -1124,7 +1165,7 @@ BEGIN
     SELECT c.timezone, c.today, m.id,
            EXISTS (SELECT 1 FROM org_members AS om WHERE om.org_id = c.org_id AND om.user_id = m.id),
            s.peer_mentor_id IS NOT NULL,
-           s.total_count, s.by_type, s.total_minutes, s.first_activity_date, s.last_activity_date,
+           s.total_count, s.by_type, s.minutes_by_type, s.total_minutes, s.first_activity_date, s.last_activity_date,
            s.last_active_week, s.latest_run_weeks, s.longest_streak_weeks, s.updated_at,
            (SELECT json_agg(json_build_object('training_code', t.training_code, 'completed_at', t.completed_at,
                                               'expires_at', t.expires_at)
@@ -1492,8 +1533,9 @@ BEGIN
     GROUP BY 1, 2, 3, 4;
 
     DELETE FROM mentor_year_activity WHERE org_id = p_org_id AND peer_mentor_id = p_peer_mentor_id;
-    INSERT INTO mentor_year_activity (org_id, peer_mentor_id, year, activity_type, n)
-    SELECT a.org_id, a.peer_mentor_id, extract(year FROM a.activity_date)::int, a.activity_type, count(*)
+    INSERT INTO mentor_year_activity (org_id, peer_mentor_id, year, activity_type, n, minutes)
+    SELECT a.org_id, a.peer_mentor_id, extract(year FROM a.activity_date)::int, a.activity_type, count(*),
+           coalesce(sum(a.duration_minutes), 0)
     FROM counted_activities AS a
     WHERE a.org_id = p_org_id AND a.peer_mentor_id = p_peer_mentor_id
     GROUP BY 1, 2, 3, 4;
@@ -1502,6 +1544,7 @@ BEGIN
     SET total_count = coalesce(r.total_count, 0),
         by_type = coalesce(r.by_type, '{}'::jsonb),
         total_minutes = coalesce(r.total_minutes, 0),
+        minutes_by_type = coalesce(r.minutes_by_type, '{}'::jsonb),
         first_activity_date = r.first_activity_date,
         last_activity_date = r.last_activity_date,
         last_active_week = r.last_active_week,
@@ -1518,7 +1561,7 @@ $$;
 -- Name: reference_mentor_stats(uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.reference_mentor_stats(p_org_id uuid, p_peer_mentor_id uuid DEFAULT NULL::uuid) RETURNS TABLE(org_id uuid, peer_mentor_id uuid, total_count integer, by_type jsonb, total_minutes bigint, first_activity_date date, last_activity_date date, last_active_week date, latest_run_weeks integer, longest_streak_weeks integer)
+CREATE FUNCTION public.reference_mentor_stats(p_org_id uuid, p_peer_mentor_id uuid DEFAULT NULL::uuid) RETURNS TABLE(org_id uuid, peer_mentor_id uuid, total_count integer, by_type jsonb, total_minutes bigint, minutes_by_type jsonb, first_activity_date date, last_activity_date date, last_active_week date, latest_run_weeks integer, longest_streak_weeks integer)
     LANGUAGE sql STABLE
     AS $$
     WITH counted AS (
@@ -1532,8 +1575,11 @@ CREATE FUNCTION public.reference_mentor_stats(p_org_id uuid, p_peer_mentor_id uu
                min(c.activity_date) AS first_activity_date, max(c.activity_date) AS last_activity_date
         FROM counted AS c GROUP BY 1, 2
     ), types AS (
-        SELECT t.org_id, t.peer_mentor_id, jsonb_object_agg(t.activity_type, t.n) AS by_type
-        FROM (SELECT c.org_id, c.peer_mentor_id, c.activity_type, count(*)::int AS n
+        SELECT t.org_id, t.peer_mentor_id, jsonb_object_agg(t.activity_type, t.n) AS by_type,
+               coalesce(jsonb_object_agg(t.activity_type, t.minutes) FILTER (WHERE t.minutes <> 0), '{}')
+                   AS minutes_by_type
+        FROM (SELECT c.org_id, c.peer_mentor_id, c.activity_type, count(*)::int AS n,
+                     coalesce(sum(c.duration_minutes), 0)::bigint AS minutes
               FROM counted AS c GROUP BY 1, 2, 3) AS t
         GROUP BY 1, 2
     ), runs AS (
@@ -1548,7 +1594,7 @@ CREATE FUNCTION public.reference_mentor_stats(p_org_id uuid, p_peer_mentor_id uu
                max(r.weeks) AS longest_streak_weeks
         FROM runs AS r GROUP BY 1, 2
     )
-    SELECT t.org_id, t.peer_mentor_id, t.total_count, ty.by_type, t.total_minutes,
+    SELECT t.org_id, t.peer_mentor_id, t.total_count, ty.by_type, t.total_minutes, ty.minutes_by_type,
            t.first_activity_date, t.last_activity_date,
            s.last_active_week, s.latest_run_weeks, s.longest_streak_weeks
     FROM totals AS t
@@ -2048,10 +2094,12 @@ CREATE TABLE public.mentor_stats (
     latest_run_weeks integer DEFAULT 0 NOT NULL,
     longest_streak_weeks integer DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    minutes_by_type jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT mentor_stats_by_type_check CHECK ((jsonb_typeof(by_type) = 'object'::text)),
     CONSTRAINT mentor_stats_check CHECK ((longest_streak_weeks >= latest_run_weeks)),
     CONSTRAINT mentor_stats_last_active_week_check CHECK (((last_active_week IS NULL) OR (EXTRACT(isodow FROM last_active_week) = (1)::numeric))),
     CONSTRAINT mentor_stats_latest_run_weeks_check CHECK ((latest_run_weeks >= 0)),
+    CONSTRAINT mentor_stats_minutes_by_type_check CHECK ((jsonb_typeof(minutes_by_type) = 'object'::text)),
     CONSTRAINT mentor_stats_total_count_check CHECK ((total_count >= 0)),
     CONSTRAINT mentor_stats_total_minutes_check CHECK ((total_minutes >= 0))
 );
@@ -2082,6 +2130,8 @@ CREATE TABLE public.mentor_year_activity (
     year integer NOT NULL,
     activity_type text NOT NULL,
     n integer NOT NULL,
+    minutes bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT mentor_year_activity_minutes_check CHECK ((minutes >= 0)),
     CONSTRAINT mentor_year_activity_n_check CHECK ((n >= 0))
 );
 

@@ -68,6 +68,11 @@ def _versioned(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# A count, or minutes (thresholds in half hours, so a few activities reach them).
+measures = st.sampled_from(["count", "minutes"])
+SCALE = {"count": 1, "minutes": 30}
+MINUTES = st.sampled_from([None, 0, 15, 30, 45, 90])
+
 type_filters = st.one_of(st.none(), st.lists(st.sampled_from(TYPES), min_size=1, max_size=2, unique=True))
 windows = st.one_of(
     st.just({"kind": "all_time"}),
@@ -79,15 +84,17 @@ increasing = st.lists(st.integers(1, 9), min_size=1, max_size=3, unique=True).ma
 CRITERIA = st.fixed_dictionaries(
     {
         "threshold": st.builds(
-            lambda n, types, window: {
+            lambda n, types, window, measure: {
                 "type": "threshold",
-                "threshold": n,
+                "threshold": n * SCALE[measure],
                 "activity_types": types,
                 "window": window,
+                "measure": measure,
             },
             st.integers(1, 8),
             type_filters,
             windows,
+            measures,
         ),
         "streak": st.builds(
             lambda weeks, per_week, types: {
@@ -112,23 +119,27 @@ CRITERIA = st.fixed_dictionaries(
             st.booleans(),
         ),
         "tier": st.builds(
-            lambda targets, types: {
+            lambda targets, types, measure: {
                 "type": "tier",
                 "activity_types": types,
-                "tiers": [{"name": f"T{i}", "threshold": t} for i, t in enumerate(targets)],
+                "tiers": [{"name": f"T{i}", "threshold": t * SCALE[measure]} for i, t in enumerate(targets)],
+                "measure": measure,
             },
             increasing,
             type_filters,
+            measures,
         ),
         "milestone": st.builds(
-            lambda targets, types: {
+            lambda targets, types, measure: {
                 "type": "milestone",
-                "thresholds": targets,
+                "thresholds": [t * SCALE[measure] for t in targets],
                 "payable": True,
                 "activity_types": types,
+                "measure": measure,
             },
             increasing,
             type_filters,
+            measures,
         ),
         "manual": st.just({"type": "manual"}),
         # prerequisites name the tier definition (keyed "tier"); combinations mix every member type
@@ -154,17 +165,19 @@ OPERATIONS = st.lists(
             st.sampled_from(TYPES),
             days_back,
             st.sampled_from(["approved"] * 4 + ["pending", "rejected"]),
+            MINUTES,
         ),
         st.tuples(
             st.just("bulk"),
             mentor,
-            st.lists(st.tuples(st.sampled_from(TYPES), days_back), min_size=2, max_size=6),
+            st.lists(st.tuples(st.sampled_from(TYPES), days_back, MINUTES), min_size=2, max_size=6),
         ),
         st.tuples(st.just("delete"), row),
         st.tuples(st.just("soft_delete"), row),
         st.tuples(st.just("status"), row, st.sampled_from(["approved", "pending", "rejected"])),
         st.tuples(st.just("move_date"), row, days_back),
         st.tuples(st.just("move_type"), row, st.sampled_from(TYPES)),
+        st.tuples(st.just("set_minutes"), row, MINUTES),
         st.tuples(st.just("move_mentor"), row, mentor),
     ),
     min_size=1,
@@ -234,10 +247,11 @@ def _apply(
         ids = [r["id"] for r in db.query("SELECT id FROM activities WHERE org_id = :o ORDER BY id", o=org_id)]
         target = ids[operation[1] % len(ids)] if ids and kind not in ("insert", "bulk", "training") else None
         if kind == "insert":
-            _, who, activity_type, back, status = operation
+            _, who, activity_type, back, status, minutes = operation
             db.query(
                 """INSERT INTO activities (org_id, peer_mentor_id, activity_type, activity_date, duration_minutes, status)
-                   VALUES (:o, :m, :t, :d, 30, :s)""",
+                   VALUES (:o, :m, :t, :d, :minutes, :s)""",
+                minutes=minutes,
                 o=org_id,
                 m=mentors[who],
                 t=activity_type,
@@ -247,12 +261,15 @@ def _apply(
         elif kind == "bulk":
             _, who, rows = operation
             db.query(
-                """INSERT INTO activities (org_id, peer_mentor_id, activity_type, activity_date)
-                   SELECT :o, :m, r.t, r.d FROM unnest(CAST(:kinds AS text[]), CAST(:dates AS date[])) AS r(t, d)""",
+                """INSERT INTO activities (org_id, peer_mentor_id, activity_type, activity_date, duration_minutes)
+                   SELECT :o, :m, r.t, r.d, r.minutes
+                     FROM unnest(CAST(:kinds AS text[]), CAST(:dates AS date[]), CAST(:minutes AS int[]))
+                          AS r(t, d, minutes)""",
                 o=org_id,
                 m=mentors[who],
-                kinds=[t for t, _ in rows],
-                dates=[today - timedelta(days=b) for _, b in rows],
+                kinds=[t for t, _, _ in rows],
+                dates=[today - timedelta(days=b) for _, b, _ in rows],
+                minutes=[m for _, _, m in rows],
             )
         elif kind == "training":
             _, who, code, hours, expiry = operation
@@ -284,6 +301,8 @@ def _apply(
                 id=target,
                 d=today - timedelta(days=operation[2]),
             )
+        elif kind == "set_minutes":
+            db.query("UPDATE activities SET duration_minutes = :m WHERE id = :id", id=target, m=operation[2])
         elif kind == "move_type":
             db.query("UPDATE activities SET activity_type = :t WHERE id = :id", id=target, t=operation[2])
         elif kind == "move_mentor":

@@ -90,6 +90,7 @@ STATS = {
     "training": {"completed": [COMPLETION]},
     "honorar": HONORAR,
     "total_minutes": 540,
+    "minutes_by_type": {"assignment": 420, "visit": 120},
     "first_activity_date": "2024-09-02",
     "last_activity_date": "2025-03-05",
     "updated_at": "2025-03-05T18:00:00Z",

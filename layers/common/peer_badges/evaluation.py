@@ -15,7 +15,7 @@ a level in it is never due again. No database, no clock, no environment: ``today
 org-local date, passed in.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -256,19 +256,24 @@ def evaluate(
 
 
 def honorar_status(
-    assignment_count: AssignmentCount, definitions: Iterable[BadgeDefinition]
+    assignment_count: AssignmentCount,
+    definitions: Iterable[BadgeDefinition],
+    minutes_by_type: Mapping[str, int] | None = None,
+    total_minutes: int = 0,
 ) -> HonorarMilestone:
     """Honorarium progress from the live payable milestone definitions, each against its own
-    all-time count from the stats snapshot (no facts needed)."""
+    all-time count (or minutes) from the stats snapshot (no facts needed)."""
     pairs: list[tuple[int, int]] = []  # (threshold, that definition's count)
     for definition in _live(definitions):
         criteria = definition.criteria
         if isinstance(criteria, MilestoneCriteria) and criteria.payable:
             types = criteria.activity_filter
-            if types is None:
-                count = assignment_count.total
-            else:
-                count = sum(assignment_count.by_type.get(t, 0) for t in set(types))
+            per_type, total = (
+                (minutes_by_type or {}, total_minutes)
+                if criteria.measure == "minutes"
+                else (assignment_count.by_type, assignment_count.total)
+            )
+            count = total if types is None else sum(per_type.get(t, 0) for t in set(types))
             pairs.extend((threshold, count) for threshold in criteria.thresholds)
     pending = sorted((threshold, threshold - count) for threshold, count in pairs if count < threshold)
     return HonorarMilestone(
@@ -284,7 +289,9 @@ def milestone_status(
 ) -> MilestoneStatus:
     """The milestones view; needs counts and streaks in ``facts`` but no crossing dates."""
     definitions = list(definitions)
-    honorar = honorar_status(facts.stats.assignment_count, definitions)
+    honorar = honorar_status(
+        facts.stats.assignment_count, definitions, facts.stats.minutes_by_type, facts.stats.total_minutes
+    )
     return MilestoneStatus(
         peer_mentor_id=facts.peer_mentor_id,
         org_id=facts.org_id,

@@ -139,6 +139,7 @@ class PeerMentorStats(Record):
     training: TrainingStatus = TrainingStatus()
     honorar: HonorarMilestone = HonorarMilestone()
     total_minutes: NonNegative = 0
+    minutes_by_type: dict[str, NonNegative] = Field(default_factory=dict)  # SPEC 8.2
     first_activity_date: date | None = None
     last_activity_date: date | None = None
     updated_at: AwareDatetime

@@ -219,9 +219,10 @@ def _future_rows(row: Row) -> list[Mapping[str, Any]]:
     return list(row["future"] or ()) if last is not None and last > row["today"] else []
 
 
-def _counted(row: Row) -> tuple[AssignmentCount, int, date | None, date | None]:
-    """Counts, minutes and first/last dates of the activities dated up to today."""
+def _counted(row: Row) -> tuple[AssignmentCount, int, dict[str, int], date | None, date | None]:
+    """Counts, minutes (in all and per type) and first/last dates of the activities dated up to today."""
     by_type = {str(k): int(v) for k, v in (row["by_type"] or {}).items()}
+    minutes_by_type = {str(k): int(v) for k, v in (row.get("minutes_by_type") or {}).items()}
     total = int(row["total_count"] or 0)
     minutes = int(row["total_minutes"] or 0)
     last = row["last_activity_date"]
@@ -229,12 +230,16 @@ def _counted(row: Row) -> tuple[AssignmentCount, int, date | None, date | None]:
     if future:
         for item in future:
             by_type[item["activity_type"]] = by_type.get(item["activity_type"], 0) - int(item["n"])
+            minutes_by_type[item["activity_type"]] = minutes_by_type.get(item["activity_type"], 0) - int(
+                item["minutes"]
+            )
             total -= int(item["n"])
             minutes -= int(item["minutes"])
         by_type = {key: n for key, n in by_type.items() if n > 0}
+        minutes_by_type = {key: n for key, n in minutes_by_type.items() if n > 0}
         last = row["last_counted_date"]
     first = row["first_activity_date"] if total > 0 else None
-    return AssignmentCount(total=total, by_type=by_type), minutes, first, last
+    return AssignmentCount(total=total, by_type=by_type), minutes, minutes_by_type, first, last
 
 
 def _plain_streak(row: Row) -> tuple[StreakFact, date | None]:
@@ -252,12 +257,16 @@ def _plain_streak(row: Row) -> tuple[StreakFact, date | None]:
 
 
 def _stats(row: Row, org_id: UUID, definitions: Iterable[BadgeDefinition] | None) -> PeerMentorStats:
-    assignment_count, minutes, first, last = _counted(row)
+    assignment_count, minutes, minutes_by_type, first, last = _counted(row)
     streak, last_week = _plain_streak(row)
     training = TrainingStatus(
         completed=tuple(TrainingCompletion.model_validate(item) for item in row["training"] or ())
     )
-    honorar = honorar_status(assignment_count, definitions) if definitions is not None else HonorarMilestone()
+    honorar = (
+        honorar_status(assignment_count, definitions, minutes_by_type, minutes)
+        if definitions is not None
+        else HonorarMilestone()
+    )
     return PeerMentorStats(
         peer_mentor_id=row["peer_mentor_id"],
         org_id=org_id,
@@ -271,6 +280,7 @@ def _stats(row: Row, org_id: UUID, definitions: Iterable[BadgeDefinition] | None
         training=training,
         honorar=honorar,
         total_minutes=minutes,
+        minutes_by_type=minutes_by_type,
         first_activity_date=first,
         last_activity_date=last,
         updated_at=row["updated_at"] or NEVER_UPDATED,
@@ -451,7 +461,12 @@ def _facts(
         org_id=org_id,
         mentor_id=mentor_id,
         need_year=any(r.since == year_start for r in requests.counts),
-        windows=Json([{"key": r.key, "since": r.since, "types": _types(r.activity_types)} for r in windows]),
+        windows=Json(
+            [
+                {"key": r.key, "since": r.since, "types": _types(r.activity_types), "measure": r.measure}
+                for r in windows
+            ]
+        ),
         crossings=Json(
             [
                 {
@@ -459,6 +474,8 @@ def _facts(
                     "since": r.since,
                     "types": _types(r.activity_types),
                     "max_n": max(r.crossing_targets),
+                    "measure": r.measure,
+                    "targets": list(r.crossing_targets),
                 }
                 for r in crossings
             ]
@@ -512,22 +529,34 @@ def _held_badges(
 
 
 def _count_fact(row: Row, stats: PeerMentorStats, request: CountRequest, year_start: date) -> CountFact:
+    """A count (or sum of minutes) from the cheapest exact source: the snapshot (all time), the year
+    buckets (calendar year), the window's rows (rolling days); future-dated rows taken off."""
     types = request.activity_types
+    minutes = request.measure == "minutes"
     if request.since is None:
-        count = _count_of(stats.assignment_count.by_type, stats.assignment_count.total, types)
+        if minutes:
+            count = _count_of(stats.minutes_by_type, stats.total_minutes, types)
+        else:
+            count = _count_of(stats.assignment_count.by_type, stats.assignment_count.total, types)
     elif request.since == year_start:
-        year_counts = {str(k): int(v) for k, v in (row["year_counts"] or {}).items()}
-        count = _count_of(year_counts, sum(year_counts.values()), types)
+        column = "year_minutes" if minutes else "year_counts"
+        year = {str(k): int(v) for k, v in (row[column] or {}).items()}
+        count = _count_of(year, sum(year.values()), types)
         count -= sum(
-            int(item["n"])
+            int(item["minutes" if minutes else "n"])
             for item in _future_rows(row)
             if date.fromisoformat(str(item["activity_date"])).year == year_start.year
             and (types is None or item["activity_type"] in types)
         )
     else:
         count = int((row["window_counts"] or {})[request.key])
-    dates = [date.fromisoformat(str(d)) for d in ((row["crossing_dates"] or {}).get(request.key) or ())]
-    crossing = {n: dates[n - 1] for n in request.crossing_targets if n <= min(count, len(dates))}
+    answered = (row["crossing_dates"] or {}).get(request.key) or ()
+    if minutes:  # {target: the date the running sum reached it}
+        reached = {int(n): date.fromisoformat(str(d)) for n, d in dict(answered).items()}
+        crossing = {n: reached[n] for n in request.crossing_targets if n <= count and n in reached}
+    else:  # the dates of the first max_n activities
+        dates = [date.fromisoformat(str(d)) for d in answered]
+        crossing = {n: dates[n - 1] for n in request.crossing_targets if n <= min(count, len(dates))}
     return CountFact(count=count, crossing_dates=crossing)
 
 

@@ -1,6 +1,8 @@
 """The counting family: ``threshold``, ``tier`` and ``milestone`` badges are levels of one number, the
-count of counted activities (of some types, in a window), and a level is met on the date of the
-target-th such activity. The three types share this meaning; their modules add only their shape.
+count of counted activities (of some types, in a window) or, with ``measure: "minutes"``, the sum of
+their minutes (``duration_minutes``, null counting 0); a level is met on the date on which the running
+number, in activity date order, first reached its target. The three types share this meaning; their
+modules add only their shape.
 
 One mentor: the count and the Nth dates come from bounded facts (``CountRequest``). Everyone: the
 ``count_crossings`` SQL function (sql/008_criteria_queries.sql) numbers each mentor's counted
@@ -11,9 +13,18 @@ from __future__ import annotations
 
 from datetime import date
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from peer_badges.criteria.base import AllTime, AnyWindow, CriteriaBase, Problems, check_activity_types
+from pydantic import Field
+
+from peer_badges.criteria.base import (
+    AllTime,
+    AnyWindow,
+    CriteriaBase,
+    Problems,
+    check_activity_types,
+    describe,
+)
 from peer_badges.criteria.facts import (
     CountRequest,
     Crossings,
@@ -28,11 +39,15 @@ if TYPE_CHECKING:
 
 _COUNT_CROSSINGS = (
     "count_crossings(:org_id, CAST(:mentors AS uuid[]), CAST(:activity_types AS text[]), CAST(:since AS date),"
-    " CAST(:today AS date), CAST(:targets AS int[]))"
+    " CAST(:today AS date), CAST(:targets AS int[]), :measure)"
 )
+MEASURES = ("count", "minutes")
 
 
 class CountingCriteria(CriteriaBase):
+    # Written back only when it is not the default, so documents stored before it existed read the same.
+    measure: Literal["count", "minutes"] = Field("count", exclude_if=lambda value: value == "count")
+
     @property
     def count_window(self) -> AnyWindow:
         """The window the count looks at; only ``threshold`` has a choice."""
@@ -45,10 +60,16 @@ class CountingCriteria(CriteriaBase):
     def check_fields(cls, out: Problems, raw: dict[Any, Any]) -> None:
         if "activity_types" in raw:
             check_activity_types(out, ("activity_types",), raw["activity_types"])
+        if "measure" in raw and raw["measure"] not in MEASURES:
+            out.add(
+                ("measure",),
+                "invalid_value",
+                f'Measure must be "count" (activities) or "minutes" (their minutes); got {describe(raw["measure"])}.',
+            )
 
     def _request(self, targets: frozenset[int], today: date) -> CountRequest:
         window = self.count_window
-        return CountRequest.of(self.activity_filter, window.key, window.since(today), targets)
+        return CountRequest.of(self.activity_filter, window.key, window.since(today), targets, self.measure)
 
     def fact_requests(self, pending: frozenset[int], today: date) -> list[FactRequest]:
         return [self._request(pending, today)]
@@ -77,5 +98,6 @@ class CountingCriteria(CriteriaBase):
                 "activity_types": list(types) if types is not None else None,
                 "since": self.count_window.since(today),
                 "targets": [target for _, target in self.levels()],
+                "measure": self.measure,
             },
         )

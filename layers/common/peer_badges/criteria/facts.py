@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import pairwise
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -60,23 +60,33 @@ def normalised(activity_types: Iterable[str] | None) -> tuple[str, ...] | None:
 
 class CountRequest(_Frozen):
     """Count counted activities of ``activity_types`` (None: all) dated ``since``..``today`` inclusive
-    (``since`` None: from the first). For each N in ``crossing_targets`` that the count reaches, give
-    the date of the Nth such activity in date order."""
+    (``since`` None: from the first), or with ``measure`` "minutes" sum their minutes. For each N in
+    ``crossing_targets`` that it reaches, give the date on which the running count (the Nth activity) or
+    sum first reached N, in date order."""
 
     key: str
     activity_types: tuple[str, ...] | None
     since: date | None
     crossing_targets: tuple[int, ...]
+    # "count" (activities) or "minutes" (the sum of duration_minutes, null counting 0)
+    measure: Literal["count", "minutes"] = "count"
 
     @classmethod
     def of(
-        cls, activity_types: Iterable[str] | None, window_key: str, since: date | None, targets: Iterable[int]
+        cls,
+        activity_types: Iterable[str] | None,
+        window_key: str,
+        since: date | None,
+        targets: Iterable[int],
+        measure: Literal["count", "minutes"] = "count",
     ) -> CountRequest:
+        key = count_key(activity_types, window_key)
         return cls(
-            key=count_key(activity_types, window_key),
+            key=key if measure == "count" else f"{key}|measure={measure}",
             activity_types=normalised(activity_types),
             since=since,
             crossing_targets=tuple(sorted(set(targets))),
+            measure=measure,
         )
 
     def merged(self, other: CountRequest) -> CountRequest:
