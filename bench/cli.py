@@ -39,7 +39,7 @@ SCENARIOS: dict[str, Callable[[Bench], None]] = {
     "trigger": trigger.run,
 }
 
-QUICK = {"mentors": 150, "activities": 20, "definitions": 20, "probes": "50,500,5000", "ingest_rows": 2000}
+QUICK = {"mentors": 150, "activities": 20, "definitions": 23, "probes": "50,500,5000", "ingest_rows": 2000}
 
 
 def _probes(text: str) -> tuple[int, ...]:

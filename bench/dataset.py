@@ -106,6 +106,30 @@ EXTRA_DEFINITIONS: tuple[tuple[str, dict[str, Any]], ...] = (
             "require": "any",
         },
     ),
+    # The second stage's types (SPEC 8.2): hours, a combination with a prerequisite, and a choice.
+    ("timer", {**_tiers(None, 20 * 60, 100 * 60, 300 * 60), "measure": "minutes"}),
+    (
+        "forbilde",
+        {
+            "type": "all_of",
+            "schema_version": 1,
+            "criteria": [
+                {"type": "requires_badge", "schema_version": 1, "badge_key": "innsats", "level": 2},
+                {"type": "training_completion", "schema_version": 1, "training_codes": ["nhf-grunnkurs"]},
+            ],
+        },
+    ),
+    (
+        "jevn-innsats",
+        {
+            "type": "any_of",
+            "schema_version": 1,
+            "criteria": [
+                _streak(4),
+                {**_threshold(600, None, {"kind": "rolling_days", "days": 90}), "measure": "minutes"},
+            ],
+        },
+    ),
 )
 
 
@@ -114,7 +138,7 @@ class Sizes:
     mentors: int = 2000  # per organisation
     activities: int = 40  # mean per mentor
     years: int = 4
-    definitions: int = 20  # in the big organisation
+    definitions: int = 23  # in the big organisation (every criteria type, the second stage's too)
     probes: tuple[int, ...] = (50, 150, 500, 1500, 5000)
     seed: str = "peer-badges-bench"
 

@@ -237,6 +237,38 @@ ORGS: tuple[OrgSpec, ...] = (
                 {"type": "manual", "schema_version": 1},
                 icon="trophy",
             ),
+            Badge(
+                "forbilde",
+                "Forbilde",
+                "Gull i oppdragsmerket og et gyldig førstehjelpskurs, eller åtte uker på rad med minst "
+                "to aktiviteter i uka.",
+                {
+                    "type": "any_of",
+                    "schema_version": 1,
+                    "criteria": [
+                        {
+                            "type": "all_of",
+                            "schema_version": 1,
+                            "criteria": [
+                                {
+                                    "type": "requires_badge",
+                                    "schema_version": 1,
+                                    "badge_key": "oppdrag",
+                                    "level": 3,
+                                },
+                                {
+                                    "type": "training_completion",
+                                    "schema_version": 1,
+                                    "training_codes": ["forstehjelp"],
+                                    "only_valid": True,
+                                },
+                            ],
+                        },
+                        {"type": "streak", "schema_version": 1, "weeks": 8, "min_per_week": 2},
+                    ],
+                },
+                icon="star",
+            ),
         ),
     ),
     OrgSpec(
@@ -288,6 +320,13 @@ ORGS: tuple[OrgSpec, ...] = (
                 "Bronse, sølv og gull for godkjente aktiviteter av alle slag.",
                 _tiers(None, 10, 50, 150),
                 icon="medal",
+            ),
+            Badge(
+                "timer",
+                "Timer som likeperson",
+                "Bronse, sølv og gull for 20, 100 og 300 timer med godkjente aktiviteter.",
+                {**_tiers(None, 20 * 60, 100 * 60, 300 * 60), "measure": "minutes"},
+                icon="clock",
             ),
             Badge(
                 "hederstegn",

@@ -109,7 +109,9 @@ def test_each_organisation_configures_its_own_valid_badges(
     )
     assert all(validate_criteria(row["criteria"]) == [] for row in rows)
     types = {row["criteria"]["type"] for row in rows}
-    assert types == {"threshold", "streak", "training_completion", "tier", "milestone", "manual"}
+    # Every criteria type top-level, except all_of and requires_badge, which the combination holds
+    assert types == {"threshold", "streak", "training_completion", "tier", "milestone", "manual", "any_of"}
+    assert any(row["criteria"].get("measure") == "minutes" for row in rows)  # HLF's hours
     per_org = {
         slug: {row["key"] for row in rows if row["slug"] == slug}
         for slug in ("nhf", "blindeforbundet", "hlf")

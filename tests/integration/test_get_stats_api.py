@@ -229,7 +229,12 @@ def test_a_member_without_activity_gets_zeros(db: Database, org: Org) -> None:
     assert reply.status == 200
     body = reply.body
     assert body["assignment_count"] == {"total": 0, "by_type": {}}
-    assert body["streak"] == {"current_streak_weeks": 0, "longest_streak_weeks": 0, "last_active_week": None}
+    assert body["streak"] == {
+        "current_streak_weeks": 0,
+        "longest_streak_weeks": 0,
+        "last_active_week": None,
+        "paused_this_week": False,
+    }
     assert body["total_minutes"] == 0
     assert body["first_activity_date"] is None
     assert body["training"] == {"completed": []}
@@ -277,6 +282,7 @@ def test_stats_show_counts_streak_training_and_honorar(db: Database, org: Org) -
         "current_streak_weeks": 3,
         "longest_streak_weeks": 3,
         "last_active_week": "2026-03-16",
+        "paused_this_week": False,
     }
     assert body["honorar"] == {
         "thresholds": [3, 15],
