@@ -22,7 +22,17 @@ warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 
 from bench import dataset, report, scratch  # noqa: E402
 from bench.context import Bench, Options  # noqa: E402
-from bench.scenarios import awards, cold_start, evaluate, freshness, ingest, reconcile, stats, trigger  # noqa: E402
+from bench.scenarios import (  # noqa: E402
+    awards,
+    cold_start,
+    evaluate,
+    freshness,
+    ingest,
+    outbox,
+    reconcile,
+    stats,
+    trigger,
+)
 from bench.server import new_database, raw_connection, scratch_database, use_database  # noqa: E402
 from peer_badges import db as db_module  # noqa: E402
 
@@ -37,6 +47,7 @@ SCENARIOS: dict[str, Callable[[Bench], None]] = {
     "ingest": ingest.run,
     "freshness": freshness.run,
     "trigger": trigger.run,
+    "outbox": outbox.run,
 }
 
 QUICK = {"mentors": 150, "activities": 20, "definitions": 23, "probes": "50,500,5000", "ingest_rows": 2000}

@@ -16,30 +16,48 @@ $$;
 
 -- A badge awarded or revoked that another definition of the organisation requires: its holder is
 -- evaluated again (a new award may complete the dependent badge; a revoke never takes one away).
--- Live when the award was (a backfill's award queues a quiet evaluation).
-CREATE FUNCTION earned_badges_queue_dependents() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM queue_evaluations(array_agg(c.org_id), array_agg(c.peer_mentor_id), 'prerequisite', c.backfill)
-      FROM (SELECT DISTINCT n.org_id, n.peer_mentor_id, n.source = 'backfill' AS backfill
-              FROM changed AS n
-              JOIN badge_definitions AS prerequisite ON prerequisite.id = n.badge_definition_id
-             WHERE EXISTS (SELECT 1 FROM badge_definitions AS d
-                            WHERE d.org_id = n.org_id
+-- Live when the award was (a backfill's award queues a quiet evaluation). Only awards and revocations
+-- count: other updates (an erasure's pseudonyms, notes) queue nothing.
+CREATE FUNCTION queue_prerequisite_holders(p_badge_ids uuid[]) RETURNS void
+LANGUAGE sql
+AS $$
+    SELECT queue_evaluations(array_agg(c.org_id), array_agg(c.peer_mentor_id), 'prerequisite', c.backfill)
+      FROM (SELECT DISTINCT e.org_id, e.peer_mentor_id, e.source = 'backfill' AS backfill
+              FROM earned_badges AS e
+              JOIN badge_definitions AS prerequisite ON prerequisite.id = e.badge_definition_id
+             WHERE e.id = ANY (p_badge_ids)
+               AND EXISTS (SELECT 1 FROM badge_definitions AS d
+                            WHERE d.org_id = e.org_id
                               AND jsonb_path_exists(d.criteria,
                                     '$.** ? (@.type == "requires_badge" && @.badge_key == $key)',
                                     jsonb_build_object('key', prerequisite.key)))) AS c
-     GROUP BY c.backfill;
+     GROUP BY c.backfill
+$$;
+
+CREATE FUNCTION earned_badges_awarded() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM queue_prerequisite_holders(ARRAY(SELECT n.id FROM new_rows AS n));
+    RETURN NULL;
+END;
+$$;
+
+CREATE FUNCTION earned_badges_revoked() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM queue_prerequisite_holders(ARRAY(
+        SELECT n.id FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id
+         WHERE o.peer_mentor_id = n.peer_mentor_id AND o.revoked_at IS DISTINCT FROM n.revoked_at));
     RETURN NULL;
 END;
 $$;
 
 CREATE TRIGGER earned_badges_queue_dependents_insert
-    AFTER INSERT ON earned_badges REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION earned_badges_queue_dependents();
+    AFTER INSERT ON earned_badges REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION earned_badges_awarded();
 CREATE TRIGGER earned_badges_queue_dependents_revoke
-    AFTER UPDATE ON earned_badges REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION earned_badges_queue_dependents();
+    AFTER UPDATE ON earned_badges REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION earned_badges_revoked();
 
-GRANT EXECUTE ON FUNCTION requires_badge_crossings(uuid, uuid[], text, int), earned_badges_queue_dependents()
-    TO peer_badges_app;
+GRANT EXECUTE ON FUNCTION requires_badge_crossings(uuid, uuid[], text, int), queue_prerequisite_holders(uuid[]),
+    earned_badges_awarded(), earned_badges_revoked() TO peer_badges_app;

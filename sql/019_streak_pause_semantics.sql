@@ -164,8 +164,8 @@ DROP FUNCTION mentor_facts_read(uuid, uuid, date, boolean, jsonb, jsonb, jsonb);
 
 -- mentor_facts_read, now also in minutes (measure "minutes", SPEC 8.2): year_minutes per type; a window
 -- {measure: "minutes"} sums duration_minutes; a crossing {measure: "minutes", targets} answers
--- {target: the date the running sum first reached it} (all-time ones only when the snapshot's minutes
--- reach the smallest target, so a mentor short of it costs no scan).
+-- {target: the date the running sum first reached it} (all-time ones only for targets the snapshot's
+-- minutes reach, so a mentor short of every pending target costs no scan).
 CREATE FUNCTION mentor_facts_read(
     p_org_id uuid, p_mentor_id uuid, p_today date,
     p_need_year boolean, p_windows jsonb, p_crossings jsonb, p_streaks jsonb
@@ -216,9 +216,10 @@ BEGIN
                          AND (r.types IS NULL OR a.activity_type = ANY (r.types))) AS q
                  WHERE q.running >= t.target) AS d
              WHERE d.day IS NOT NULL
-               AND (r.since IS NOT NULL OR (
+               -- all time: only targets the snapshot's minutes reach (the scan runs once, for the award)
+               AND (r.since IS NOT NULL OR t.target <= (
                     SELECT coalesce(sum(m.value::bigint), 0) FROM jsonb_each_text(snapshot_minutes) AS m
-                    WHERE r.types IS NULL OR m.key = ANY (r.types)) >= (SELECT min(x) FROM unnest(r.targets) AS x))
+                    WHERE r.types IS NULL OR m.key = ANY (r.types)))
          ) ELSE (
              SELECT json_agg(x.activity_date ORDER BY x.activity_date)
              FROM (SELECT a.activity_date FROM counted_activities AS a
@@ -244,4 +245,7 @@ BEGIN
 END;
 $$;
 
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO peer_badges_app;
+-- The functions recreated here, for the handlers (not ALL FUNCTIONS: 012 and 015 keep some back).
+GRANT EXECUTE ON FUNCTION week_runs(date[], date[]), mentor_week_runs(uuid, uuid, date, text[], int),
+    streak_crossings(uuid, uuid[], text[], int, date, int), mentor_stats_read(uuid, uuid[], date, timestamptz),
+    mentor_facts_read(uuid, uuid, date, boolean, jsonb, jsonb, jsonb) TO peer_badges_app;

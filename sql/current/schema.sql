@@ -702,26 +702,32 @@ CREATE FUNCTION public.earned_badge_lock_key(peer_mentor_id uuid, badge_definiti
     RETURN hashtextextended((((((peer_mentor_id)::text || '/'::text) || (badge_definition_id)::text) || '/'::text) || (level)::text), (7045312)::bigint);
 
 --
--- Name: earned_badges_queue_dependents(); Type: FUNCTION; Schema: public; Owner: -
+-- Name: earned_badges_awarded(); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.earned_badges_queue_dependents() RETURNS trigger
+CREATE FUNCTION public.earned_badges_awarded() RETURNS trigger
     LANGUAGE plpgsql
-    AS $_$
+    AS $$
 BEGIN
-    PERFORM queue_evaluations(array_agg(c.org_id), array_agg(c.peer_mentor_id), 'prerequisite', c.backfill)
-      FROM (SELECT DISTINCT n.org_id, n.peer_mentor_id, n.source = 'backfill' AS backfill
-              FROM changed AS n
-              JOIN badge_definitions AS prerequisite ON prerequisite.id = n.badge_definition_id
-             WHERE EXISTS (SELECT 1 FROM badge_definitions AS d
-                            WHERE d.org_id = n.org_id
-                              AND jsonb_path_exists(d.criteria,
-                                    '$.** ? (@.type == "requires_badge" && @.badge_key == $key)',
-                                    jsonb_build_object('key', prerequisite.key)))) AS c
-     GROUP BY c.backfill;
+    PERFORM queue_prerequisite_holders(ARRAY(SELECT n.id FROM new_rows AS n));
     RETURN NULL;
 END;
-$_$;
+$$;
+
+--
+-- Name: earned_badges_revoked(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.earned_badges_revoked() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM queue_prerequisite_holders(ARRAY(
+        SELECT n.id FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id
+         WHERE o.peer_mentor_id = n.peer_mentor_id AND o.revoked_at IS DISTINCT FROM n.revoked_at));
+    RETURN NULL;
+END;
+$$;
 
 --
 -- Name: erase_personal_data(uuid, uuid, uuid, text, text); Type: FUNCTION; Schema: public; Owner: -
@@ -1080,9 +1086,10 @@ BEGIN
                          AND (r.types IS NULL OR a.activity_type = ANY (r.types))) AS q
                  WHERE q.running >= t.target) AS d
              WHERE d.day IS NOT NULL
-               AND (r.since IS NOT NULL OR (
+               -- all time: only targets the snapshot's minutes reach (the scan runs once, for the award)
+               AND (r.since IS NOT NULL OR t.target <= (
                     SELECT coalesce(sum(m.value::bigint), 0) FROM jsonb_each_text(snapshot_minutes) AS m
-                    WHERE r.types IS NULL OR m.key = ANY (r.types)) >= (SELECT min(x) FROM unnest(r.targets) AS x))
+                    WHERE r.types IS NULL OR m.key = ANY (r.types)))
          ) ELSE (
              SELECT json_agg(x.activity_date ORDER BY x.activity_date)
              FROM (SELECT a.activity_date FROM counted_activities AS a
@@ -1512,6 +1519,26 @@ CREATE FUNCTION public.queue_evaluations(p_org_ids uuid[], p_mentor_ids uuid[], 
     )
     SELECT count(*)::int FROM queued
 $$;
+
+--
+-- Name: queue_prerequisite_holders(uuid[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.queue_prerequisite_holders(p_badge_ids uuid[]) RETURNS void
+    LANGUAGE sql
+    AS $_$
+    SELECT queue_evaluations(array_agg(c.org_id), array_agg(c.peer_mentor_id), 'prerequisite', c.backfill)
+      FROM (SELECT DISTINCT e.org_id, e.peer_mentor_id, e.source = 'backfill' AS backfill
+              FROM earned_badges AS e
+              JOIN badge_definitions AS prerequisite ON prerequisite.id = e.badge_definition_id
+             WHERE e.id = ANY (p_badge_ids)
+               AND EXISTS (SELECT 1 FROM badge_definitions AS d
+                            WHERE d.org_id = e.org_id
+                              AND jsonb_path_exists(d.criteria,
+                                    '$.** ? (@.type == "requires_badge" && @.badge_key == $key)',
+                                    jsonb_build_object('key', prerequisite.key)))) AS c
+     GROUP BY c.backfill
+$_$;
 
 --
 -- Name: rebuild_mentor_stats(uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
@@ -2655,13 +2682,13 @@ CREATE TRIGGER earned_badges_credential_status AFTER INSERT ON public.earned_bad
 -- Name: earned_badges earned_badges_queue_dependents_insert; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER earned_badges_queue_dependents_insert AFTER INSERT ON public.earned_badges REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION public.earned_badges_queue_dependents();
+CREATE TRIGGER earned_badges_queue_dependents_insert AFTER INSERT ON public.earned_badges REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.earned_badges_awarded();
 
 --
 -- Name: earned_badges earned_badges_queue_dependents_revoke; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER earned_badges_queue_dependents_revoke AFTER UPDATE ON public.earned_badges REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION public.earned_badges_queue_dependents();
+CREATE TRIGGER earned_badges_queue_dependents_revoke AFTER UPDATE ON public.earned_badges REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.earned_badges_revoked();
 
 --
 -- Name: earned_badges earned_badges_revoked_cancels_payout; Type: TRIGGER; Schema: public; Owner: -

@@ -99,6 +99,13 @@ def test_a_combination_with_a_prerequisite_is_awarded_live_with_the_latest_membe
         ("requires_badge", False, False),
         ("training_completion", False, None),
     ]
+    mine = load_milestone_status(db, org.id, org.mentor, TODAY, cached_org_definitions(db, org.id))
+    held = next(item for item in mine.badges if item.key == "mentor-of-the-year")
+    assert (held.current, held.earned, held.earned_at) == (2, True, date(2026, 11, 12))
+    assert [(m.type, m.met, m.held) for m in held.members] == [
+        ("requires_badge", True, True),
+        ("training_completion", True, None),
+    ]
 
 
 def test_revoking_the_prerequisite_never_revokes_the_dependent_badge(db: Database, org: Org) -> None:

@@ -139,14 +139,12 @@ def evaluate_mentor(
 def drain_outbox(
     db: Database, now: datetime, correlation_id: str | None = None, **options: Any
 ) -> DrainReport:
-    """Run the definition backfills that are due (set-based), then drain the evaluation outbox with
-    the real evaluator."""
+    """Drain the evaluation outbox with the real evaluator, then run the definition backfills that are
+    due (set-based; after the mentors, so a large backfill never delays a write's award)."""
     clock = OrgClock(now)
-    backfilled = run_definition_backfills(db, clock, correlation_id)
 
     def evaluate_one(tx: Transaction, org_id: UUID, mentor_id: UUID, backfill: bool) -> list[Any]:
-        # A claim's rows are write-caused unless every one of them was a backfill request; the
-        # live-or-quiet choice is made per award from the outbox itself.
+        # Live or quiet is decided per award from the outbox itself (module docstring).
         return evaluate_mentor(
             tx,
             org_id,
@@ -157,5 +155,5 @@ def drain_outbox(
         )
 
     report = drain(db, evaluate_one, **options)
-    report.awarded[:0] = backfilled
+    report.awarded.extend(run_definition_backfills(db, clock, correlation_id))
     return report

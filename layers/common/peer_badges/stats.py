@@ -595,11 +595,7 @@ def load_milestone_status(
     ]
     # Progress needs counts and streaks, not the dates they were crossed on.
     wanted = required_facts(definitions, earned, local_today)
-    requests = FactRequests(
-        today=local_today,
-        counts=tuple(r.model_copy(update={"crossing_targets": ()}) for r in wanted.counts),
-        streaks=tuple(r.model_copy(update={"week_targets": ()}) for r in wanted.streaks),
-    )
+    requests = wanted.without_dates()
     row, facts = _facts(db, org_id, mentor_id, requests, None)
     if _is_unknown(row):
         raise _not_found(mentor_id)
