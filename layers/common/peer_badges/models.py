@@ -29,7 +29,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from peer_badges.criteria import MAX_LEVELS, CriteriaField, ErrorDetail, MilestoneCriteria
-from peer_badges.wording import CriteriaText, criteria_text
+from peer_badges.language import translate
+from peer_badges.wording import CriteriaText, Lang, criteria_text
 
 MAX_KEY_LENGTH = 64
 MAX_BADGE_NAME_LENGTH = 120
@@ -553,6 +554,16 @@ class ValidationResult(Record):
     @classmethod
     def of(cls, problems: Sequence[ErrorDetail]) -> "ValidationResult":
         return cls(valid=not problems, problems=tuple(problems))
+
+    def in_language(self, lang: Lang) -> "ValidationResult":
+        """The same problems with their messages in ``lang``; paths and codes unchanged."""
+        return ValidationResult(
+            valid=self.valid,
+            problems=tuple(
+                problem.model_copy(update={"message": translate(problem.message, lang)})
+                for problem in self.problems
+            ),
+        )
 
 
 class PreviewResponse(Record):
