@@ -220,7 +220,8 @@ def training_completion(lang: Lang, criteria: TrainingCompletionCriteria) -> str
     else:
         clause = _word(lang, "training_all").format(codes=_quoted(lang, codes))
     if criteria.only_valid:
-        clause += " " + _word(
+        # A comma keeps "og hold dem gyldige" apart from the "og" of the list it follows.
+        clause += (", " if not single and criteria.require == "all" else " ") + _word(
             lang, "keep_valid_one" if single or criteria.require == "any" else "keep_valid_many"
         )
     return clause
