@@ -261,6 +261,9 @@ PYDANTIC_NB: dict[str, str] = {
 }
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# Placeholders whose values are English words (labels, described values); all others (types, keys,
+# field names, examples) are identifiers and stay exactly as written.
+_WORDS_IN_PARAMETERS = frozenset({"label", "previous", "value", "thing", "where"})
 
 
 @lru_cache(maxsize=1)
@@ -296,10 +299,6 @@ def _fragment(value: str) -> str:
     for english, norwegian in _DESCRIBED:
         if value.startswith(english):
             return norwegian + value[len(english) :]
-    lowered = value[:1].upper() + value[1:]
-    if lowered in FRAGMENTS:  # "threshold" inside "Thresholds must increase: threshold is ..."
-        translated = FRAGMENTS[lowered]
-        return translated[:1].lower() + translated[1:]
     return value
 
 
@@ -313,7 +312,10 @@ def translate(message: str, lang: Lang) -> str:
     for pattern, norwegian in _patterns():
         found = pattern.match(message)
         if found:
-            values = {name: _fragment(value) for name, value in found.groupdict().items()}
+            values = {
+                name: _fragment(value) if name in _WORDS_IN_PARAMETERS else value
+                for name, value in found.groupdict().items()
+            }
             values.update({name.capitalize(): _capital(value) for name, value in values.items()})
             return norwegian.format(**values)
     return message
