@@ -7,6 +7,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from peer_badges.api_docs import INVALID_CRITERIA
 from peer_badges.criteria import validate_criteria
@@ -147,3 +149,17 @@ def test_pydantic_templates_are_formatted_from_the_error_context_only() -> None:
             "le",
             "expected",
         }
+
+
+def test_the_layers_own_errors_are_translated_even_when_their_code_is_also_pydantics() -> None:
+    # criteria.base.name_problem reports "too_long" with its own message in the context
+    message = "An activity type can be at most 64 characters; got 70."
+    assert translate_pydantic("too_long", {"message": message}, message, "nb") == (
+        "En aktivitetstype kan være høyst 64 tegn; fikk 70."
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=120))
+def test_any_header_reads_as_nb_or_en_and_never_raises(header: str) -> None:
+    assert negotiate(header) in ("nb", "en")

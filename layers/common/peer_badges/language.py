@@ -330,11 +330,11 @@ def translate_pydantic(code: str, context: Mapping[str, Any] | None, message: st
     if lang == "en":
         return message
     template = PYDANTIC_NB.get(code)
-    if template is not None:
+    if template is not None and "message" not in (context or {}):  # "message": one of the layer's own
         try:
             return template.format(**dict(context or {}))
         except (KeyError, IndexError):
-            return message
+            pass
     return translate(message, lang)
 
 
