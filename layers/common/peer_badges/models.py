@@ -173,6 +173,10 @@ Icon = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 IconAlt = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ICON_ALT_LENGTH)
 ]
+ICON_ALT_DOC = (
+    "A text alternative for the icon, what a screen reader says instead of it: at most "
+    f"{MAX_ICON_ALT_LENGTH} characters, trimmed; required whenever icon is set."
+)
 ICON_ALT_REQUIRED = (
     "A badge with an icon needs icon_alt: a short text alternative a screen reader can speak "
     f"(at most {MAX_ICON_ALT_LENGTH} characters)."
@@ -222,7 +226,7 @@ class BadgeDefinitionCreate(RequestBody):
     name: BadgeName
     description: Description | None = None
     icon: Icon | None = None
-    icon_alt: IconAlt | None = Field(default=None, validate_default=True)
+    icon_alt: IconAlt | None = Field(default=None, validate_default=True, description=ICON_ALT_DOC)
     criteria: CriteriaField
     active: StrictBool = True
 
@@ -242,7 +246,7 @@ class BadgeDefinitionPatch(RequestBody):
     name: BadgeName | None = None
     description: Description | None = None
     icon: Icon | None = None
-    icon_alt: IconAlt | None = None
+    icon_alt: IconAlt | None = Field(default=None, description=ICON_ALT_DOC)
     criteria: CriteriaField | None = None
     active: StrictBool | None = None
 
