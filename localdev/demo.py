@@ -62,6 +62,7 @@ class Badge:
     description: str
     criteria: dict[str, Any]
     icon: str | None = None
+    icon_alt: str | None = None  # required with an icon: what a screen reader says instead
     active: bool = True
 
 
@@ -109,6 +110,7 @@ ORGS: tuple[OrgSpec, ...] = (
                 "Ditt første godkjente oppdrag som likeperson.",
                 {"type": "threshold", "schema_version": 1, "threshold": 1, "activity_types": ["assignment"]},
                 icon="star",
+                icon_alt="Stjerne for første oppdrag",
             ),
             Badge(
                 "aktiv-i-ar",
@@ -122,6 +124,7 @@ ORGS: tuple[OrgSpec, ...] = (
                     "window": {"kind": "calendar_year"},
                 },
                 icon="calendar",
+                icon_alt="Kalender: aktiv i år",
             ),
             Badge(
                 "fire-uker-pa-rad",
@@ -135,6 +138,7 @@ ORGS: tuple[OrgSpec, ...] = (
                     "activity_types": None,
                 },
                 icon="flame",
+                icon_alt="Flamme: fire uker på rad",
             ),
             Badge(
                 "kurset",
@@ -148,6 +152,7 @@ ORGS: tuple[OrgSpec, ...] = (
                     "only_valid": True,
                 },
                 icon="graduation-cap",
+                icon_alt="Studenterlue: kurset likeperson",
             ),
             Badge(
                 "innsats",
@@ -155,6 +160,7 @@ ORGS: tuple[OrgSpec, ...] = (
                 "Bronse, sølv og gull for godkjente aktiviteter av alle slag.",
                 _tiers(None, 5, 25, 100),
                 icon="medal",
+                icon_alt="Medalje i bronse, sølv eller gull for innsats",
             ),
             Badge(
                 "ildsjel",
@@ -162,6 +168,7 @@ ORGS: tuple[OrgSpec, ...] = (
                 "Tildeles av koordinator for en ekstra innsats.",
                 {"type": "manual", "schema_version": 1},
                 icon="heart",
+                icon_alt="Hjerte for ildsjeler",
             ),
         ),
     ),
@@ -189,6 +196,7 @@ ORGS: tuple[OrgSpec, ...] = (
                     "amounts_nok": [2500, 8000],
                 },
                 icon="coins",
+                icon_alt="Mynter for honorar",
             ),
             Badge(
                 "ledsager",
@@ -202,6 +210,7 @@ ORGS: tuple[OrgSpec, ...] = (
                     "only_valid": True,
                 },
                 icon="hands-helping",
+                icon_alt="Hender som hjelper: godkjent ledsager",
             ),
             Badge(
                 "telefonvenn",
@@ -215,6 +224,7 @@ ORGS: tuple[OrgSpec, ...] = (
                     "window": {"kind": "rolling_days", "days": 90},
                 },
                 icon="phone",
+                icon_alt="Telefonrør for telefonvenn",
             ),
             Badge(
                 "atte-uker",
@@ -222,6 +232,7 @@ ORGS: tuple[OrgSpec, ...] = (
                 "Minst én aktivitet hver uke i åtte uker på rad.",
                 {"type": "streak", "schema_version": 1, "weeks": 8, "min_per_week": 1},
                 icon="flame",
+                icon_alt="Flamme: åtte uker på rad",
             ),
             Badge(
                 "oppdrag",
@@ -229,6 +240,7 @@ ORGS: tuple[OrgSpec, ...] = (
                 "Bronse, sølv og gull for godkjente oppdrag.",
                 _tiers(["assignment"], 10, 40, 120),
                 icon="medal",
+                icon_alt="Medalje i bronse, sølv eller gull for oppdrag",
             ),
             Badge(
                 "arets-likeperson",
@@ -236,6 +248,7 @@ ORGS: tuple[OrgSpec, ...] = (
                 "Kåres av forbundet.",
                 {"type": "manual", "schema_version": 1},
                 icon="trophy",
+                icon_alt="Pokal for årets likeperson",
             ),
             Badge(
                 "forbilde",
@@ -294,6 +307,7 @@ ORGS: tuple[OrgSpec, ...] = (
                     "only_valid": False,
                 },
                 icon="ear",
+                icon_alt="Øre: likeperson i HLF",
             ),
             Badge(
                 "gruppeleder",
@@ -306,6 +320,7 @@ ORGS: tuple[OrgSpec, ...] = (
                     "activity_types": ["group_session"],
                 },
                 icon="users",
+                icon_alt="Gruppe med mennesker: gruppeleder",
             ),
             Badge(
                 "stodig",
@@ -313,6 +328,7 @@ ORGS: tuple[OrgSpec, ...] = (
                 "To aktiviteter i uka, seks uker på rad.",
                 {"type": "streak", "schema_version": 1, "weeks": 6, "min_per_week": 2},
                 icon="flame",
+                icon_alt="Flamme: stødig i seks uker",
             ),
             Badge(
                 "aktivitet",
@@ -320,6 +336,7 @@ ORGS: tuple[OrgSpec, ...] = (
                 "Bronse, sølv og gull for godkjente aktiviteter av alle slag.",
                 _tiers(None, 10, 50, 150),
                 icon="medal",
+                icon_alt="Medalje i bronse, sølv eller gull for aktivitet",
             ),
             Badge(
                 "timer",
@@ -334,6 +351,7 @@ ORGS: tuple[OrgSpec, ...] = (
                 "Tildeles av koordinator.",
                 {"type": "manual", "schema_version": 1},
                 icon="ribbon",
+                icon_alt="Sløyfe for hederstegn",
             ),
             Badge(
                 "vinteraktiv",
@@ -346,6 +364,7 @@ ORGS: tuple[OrgSpec, ...] = (
                     "window": {"kind": "rolling_days", "days": 120},
                 },
                 icon="snowflake",
+                icon_alt="Snøfnugg for vinteraktiv",
                 active=False,
             ),
         ),
@@ -693,8 +712,9 @@ def _insert_badges(tx: Transaction, org: DemoOrg) -> None:
     for badge in org.spec.badges:
         tx.execute(
             """INSERT INTO badge_definitions
-                   (id, org_id, key, name, description, icon, criteria, active, created_by, updated_by)
-               VALUES (:id, :org, :key, :name, :description, :icon, CAST(:criteria AS jsonb), :active, :admin, :admin)
+                   (id, org_id, key, name, description, icon, icon_alt, criteria, active, created_by, updated_by)
+               VALUES (:id, :org, :key, :name, :description, :icon, :icon_alt, CAST(:criteria AS jsonb), :active,
+                       :admin, :admin)
                ON CONFLICT DO NOTHING""",
             id=org.badge_id(badge.key),
             org=org.id,
@@ -702,6 +722,7 @@ def _insert_badges(tx: Transaction, org: DemoOrg) -> None:
             name=badge.name,
             description=badge.description,
             icon=badge.icon,
+            icon_alt=badge.icon_alt,
             criteria=Json(badge.criteria),
             active=badge.active,
             admin=org.admin,

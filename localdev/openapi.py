@@ -31,8 +31,20 @@ DESCRIPTION = (
     "documents a credential verifier fetches (issuer profile, achievement, credential status list). "
     'Errors have one shape: `{"error": {"code", "message", "details": [{"path", "code", "message"}]}}`. '
     "Answers that API Gateway gives itself (401 from the authorizer, 429 when throttled, 500/503/504 "
-    'when the function fails or is slow) are `{"message": ...}` instead; every operation lists them.'
+    'when the function fails or is slow) are `{"message": ...}` instead; every operation lists them. '
+    "Error messages and validation problem messages follow `Accept-Language`: Norwegian bokmål (`nb`, "
+    "also for `no` and `nn`) or English (`en`, the default; also for any language not offered). `code`s and "
+    "`path`s never change with the language."
 )
+# Every operation documents the header it honours (SPEC 8.7).
+ACCEPT_LANGUAGE = {
+    "name": "Accept-Language",
+    "in": "header",
+    "required": False,
+    "description": "nb (also no, nn) or en: the language of error and validation messages; English when "
+    "absent or not offered.",
+    "schema": {"type": "string", "examples": ["nb", "en", "nn-NO, en;q=0.5"]},
+}
 SECURITY_SCHEME = "jwt"
 LOCAL_TAG = "Local only"
 _LOCAL_TAG_TEXT = "Routes of `make run`'s local server only; API Gateway in AWS has none of them."
@@ -94,6 +106,7 @@ def build_document(table: list[Route] | None = None) -> dict[str, Any]:
             if (method, path) in public:
                 operation["security"] = []  # no authorizer in front (template.yaml: Authorizer NONE)
             _add_edge_responses(operation, authorized=(method, path) not in public)
+            operation.setdefault("parameters", []).append(ACCEPT_LANGUAGE)
     components.setdefault("schemas", {})[_GATEWAY_MESSAGE["title"]] = _GATEWAY_MESSAGE
     document: dict[str, Any] = {
         "openapi": "3.1.0",

@@ -66,12 +66,13 @@ def definition(
     db: Database, org: Org, key: str, criteria: dict[str, Any], icon: str | None = None
 ) -> uuid.UUID:
     row = db.query_one(
-        """INSERT INTO badge_definitions (org_id, key, name, description, icon, criteria)
-           VALUES (:org, :key, :name, '', :icon, CAST(:criteria AS jsonb)) RETURNING id""",
+        """INSERT INTO badge_definitions (org_id, key, name, description, icon, icon_alt, criteria)
+           VALUES (:org, :key, :name, '', :icon, :icon_alt, CAST(:criteria AS jsonb)) RETURNING id""",
         org=org.id,
         key=key,
         name=key.replace("-", " ").title(),
         icon=icon,
+        icon_alt="A gold star" if icon else None,
         criteria=Json(criteria),
     )
     assert row is not None
@@ -203,7 +204,7 @@ def test_the_credential_carries_the_open_badges_shape_and_no_raw_mentor_id(
     assert achievement["image"] == {
         "id": "https://cdn.example.org/star.svg",
         "type": "Image",
-        "caption": "Assignments",
+        "caption": "A gold star",  # the icon's text alternative
     }
     # ... the mentor only as a salted hash
     (identity,) = credential["credentialSubject"]["identifier"]

@@ -197,10 +197,13 @@ def test_patch_that_changes_nothing_keeps_the_revision_and_writes_no_audit(db: D
 
 def test_patch_audits_before_and_after(db: Database, org: Org) -> None:
     created = _create(db, org)
-    update_definition(db, org.id, created.id, org.admin, _patch(icon="star.svg"), expected_revision=1)
+    update_definition(
+        db, org.id, created.id, org.admin, _patch(icon="star.svg", icon_alt="A star"), expected_revision=1
+    )
     audit = _audit(db, created.id)[-1]
     assert audit["action"] == "badge_definition.updated" and audit["actor_id"] == org.admin
     assert audit["before"]["icon"] is None and audit["after"]["icon"] == "star.svg"
+    assert audit["after"]["icon_alt"] == "A star"
     assert (audit["before"]["revision"], audit["after"]["revision"]) == (1, 2)
 
 

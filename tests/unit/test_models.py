@@ -125,6 +125,8 @@ PROGRESS = {
     "earned_at": None,
     "members": [],
     "held": None,
+    "icon_alt": "Coins for the honorarium",
+    "criteria_text": {"nb": "Nå milepælen ved 3 aktiviteter.", "en": "Reach the milestone at 3 activities."},
 }
 DETAIL = {
     "path": "tiers[1].threshold",
@@ -169,12 +171,18 @@ FULL: list[tuple[type[BaseModel], dict[str, Any]]] = [
             "name": "Ten assignments",
             "description": "Ten assignments in 90 days",
             "icon": "star",
+            "icon_alt": "A star",
             "criteria": THRESHOLD,
             "active": True,
             "revision": 2,
             "archived_at": None,
             "created_at": "2025-01-01T08:00:00Z",
             "updated_at": "2025-02-01T08:00:00+01:00",
+            # read-only, computed from the criteria (peer_badges.wording)
+            "criteria_text": {
+                "nb": "Registrer 10 aktiviteter av typen «assignment» i løpet av de siste 90 dagene.",
+                "en": "Register 10 activities of type “assignment” in the last 90 days.",
+            },
         },
     ),
     (
@@ -184,6 +192,7 @@ FULL: list[tuple[type[BaseModel], dict[str, Any]]] = [
             "name": "Honorarium",
             "description": None,
             "icon": "coins",
+            "icon_alt": "Three coins",
             "criteria": MILESTONE,
             "active": False,
         },
@@ -195,6 +204,7 @@ FULL: list[tuple[type[BaseModel], dict[str, Any]]] = [
             "name": "Honorar",
             "description": "Paid at 3 and 15",
             "icon": None,
+            "icon_alt": None,
             "criteria": MILESTONE,
             "active": True,
         },
@@ -223,7 +233,11 @@ MINIMAL: list[tuple[type[BaseModel], dict[str, Any]]] = [
     (PeerMentorStats, {"peer_mentor_id": MENTOR, "org_id": ORG, "updated_at": "2025-03-05T18:00:00Z"}),
     (
         BadgeProgress,
-        {k: v for k, v in PROGRESS.items() if k not in ("level_name", "earned_at", "members", "held")},
+        {
+            k: v
+            for k, v in PROGRESS.items()
+            if k not in ("level_name", "earned_at", "members", "held", "icon_alt")
+        },
     ),
     (MilestoneStatus, {"peer_mentor_id": MENTOR, "org_id": ORG}),
     (
@@ -300,15 +314,17 @@ SPEC_KEYS: dict[type[BaseModel], set[str]] = {
         "name",
         "description",
         "icon",
+        "icon_alt",
         "criteria",
+        "criteria_text",
         "active",
         "revision",
         "archived_at",
         "created_at",
         "updated_at",
     },
-    BadgeDefinitionCreate: {"key", "name", "description", "icon", "criteria", "active"},
-    BadgeDefinitionPatch: {"key", "name", "description", "icon", "criteria", "active"},
+    BadgeDefinitionCreate: {"key", "name", "description", "icon", "icon_alt", "criteria", "active"},
+    BadgeDefinitionPatch: {"key", "name", "description", "icon", "icon_alt", "criteria", "active"},
     EarnedBadge: {
         "id",
         "org_id",

@@ -11,7 +11,8 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -31,7 +32,9 @@ from pydantic import BaseModel
 from peer_badges.criteria import format_path
 from peer_badges.db import is_unavailable
 from peer_badges.errors import AppError, ServiceUnavailable, Unauthorized
-from peer_badges.models import ErrorResponse
+from peer_badges.language import DEFAULT, negotiate, translate, translate_details, translate_pydantic
+from peer_badges.models import ErrorResponse, ValidationResult
+from peer_badges.wording import Lang
 
 logger = Logger(service="peer-badges")
 
@@ -56,13 +59,33 @@ def error_response(
     message: str,
     details: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
+    lang: Lang = DEFAULT,
 ) -> Response:
+    """The one error shape; ``message`` and the details' messages in ``lang`` (codes and paths as they are)."""
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(error_body(code, message, details)),
-        headers=headers or {},
+        body=json.dumps(error_body(code, translate(message, lang), translate_details(details or [], lang))),
+        headers={**(headers or {}), "Content-Language": lang},
     )
+
+
+# The caller's language for this request (set by the resolver's middleware), for replies that carry
+# messages in a 200 (a validation result).
+_language: ContextVar[Lang] = ContextVar("language", default=DEFAULT)
+
+
+def caller_language(router: Router) -> Lang:
+    """``nb`` or ``en`` from the request's Accept-Language; English when absent or not understood."""
+    return negotiate((router.current_event.headers or {}).get("accept-language"))
+
+
+def _language_middleware(app: APIGatewayHttpResolver, next_middleware: Callable[..., Response]) -> Response:
+    token = _language.set(caller_language(app))
+    try:
+        return next_middleware(app)
+    finally:
+        _language.reset(token)
 
 
 # Nesting deeper than any request body here needs (criteria are ~4 levels); far below the depth at
@@ -149,7 +172,9 @@ def strict_json_loads(text: str | bytes) -> Any:
     return value
 
 
-def _validation_details(errors: list[dict[str, Any]]) -> tuple[int, str, str, list[dict[str, str]]]:
+def _validation_details(
+    errors: list[dict[str, Any]], lang: Lang = DEFAULT
+) -> tuple[int, str, str, list[dict[str, str]]]:
     details = []
     status, code, message = 422, "validation_failed", "The request has invalid fields; see details."
     for error in errors:
@@ -169,9 +194,9 @@ def _validation_details(errors: list[dict[str, Any]]) -> tuple[int, str, str, li
             message = f"Invalid {where} parameter '{path}'."
             if error.get("type") == "uuid_parsing" or "uuid" in str(error.get("msg", "")).lower():
                 message = f"'{path}' must be a UUID, e.g. 3f2b6c1e-8a4d-4e8f-9a51-2d7c0b9e1f00."
-        details.append(
-            {"path": path, "code": str(error.get("type", "invalid")), "message": str(error.get("msg", ""))}
-        )
+        code_ = str(error.get("type", "invalid"))
+        text = translate_pydantic(code_, error.get("ctx"), str(error.get("msg", "")), lang)
+        details.append({"path": path, "code": code_, "message": text})
     if len(details) > MAX_ERROR_DETAILS:
         more = len(details) - MAX_ERROR_DETAILS + 1
         details = [
@@ -191,34 +216,45 @@ def _body_is_undecodable(app: APIGatewayHttpResolver) -> bool:
 
 def create_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json_loads)
+    app.use([_language_middleware])
 
     @app.exception_handler(AppError)
     def _app_error(error: AppError) -> Response:
         if isinstance(error, ServiceUnavailable):
             logger.warning("service unavailable", extra={"reason": error.message}, exc_info=error.__cause__)
             return error_response(
-                error.status, error.code, error.message, headers={"Retry-After": str(error.retry_after_s)}
+                error.status,
+                error.code,
+                error.message,
+                headers={"Retry-After": str(error.retry_after_s)},
+                lang=caller_language(app),
             )
         logger.info(
             "request refused", extra={"status": error.status, "code": error.code, "reason": error.message}
         )
-        return error_response(error.status, error.code, error.message, error.details)
+        return error_response(
+            error.status, error.code, error.message, error.details, lang=caller_language(app)
+        )
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response:
-        status, code, message, details = _validation_details(list(error.errors()))
+        lang = caller_language(app)
+        status, code, message, details = _validation_details(list(error.errors()), lang)
         logger.info("invalid request", extra={"status": status, "code": code, "details": details})
-        return error_response(status, code, message, details)
+        return error_response(status, code, message, details, lang=lang)
 
     @app.exception_handler(NotFoundError)
     def _no_route(_: NotFoundError) -> Response:
-        return error_response(404, "route_not_found", "No such route.")
+        return error_response(404, "route_not_found", "No such route.", lang=caller_language(app))
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported_content_type(_: RequestUnsupportedContentType) -> Response:
         logger.info("unsupported content type", extra={"status": 415})
         return error_response(
-            415, "unsupported_media_type", "Send the body as JSON with Content-Type: application/json."
+            415,
+            "unsupported_media_type",
+            "Send the body as JSON with Content-Type: application/json.",
+            lang=caller_language(app),
         )
 
     @app.exception_handler(UnicodeDecodeError)
@@ -228,7 +264,9 @@ def create_app() -> APIGatewayHttpResolver:
         if not _body_is_undecodable(app):
             return _unexpected(error)
         logger.info("undecodable body", extra={"status": 400})
-        return error_response(400, "malformed_json", "The request body must be UTF-8 encoded JSON.")
+        return error_response(
+            400, "malformed_json", "The request body must be UTF-8 encoded JSON.", lang=caller_language(app)
+        )
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:
@@ -239,10 +277,14 @@ def create_app() -> APIGatewayHttpResolver:
                 ServiceUnavailable.code,
                 "The service is temporarily unavailable; retry shortly.",
                 headers={"Retry-After": str(ServiceUnavailable.retry_after_s)},
+                lang=caller_language(app),
             )
         logger.exception("unhandled error")
         return error_response(
-            500, "internal_error", "Something went wrong on our side; quote the correlation id."
+            500,
+            "internal_error",
+            "Something went wrong on our side; quote the correlation id.",
+            lang=caller_language(app),
         )
 
     return app
@@ -305,7 +347,9 @@ def text_reply(body: str, content_type: str, headers: dict[str, str] | None = No
 
 def reply(model: BaseModel | None, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON reply. The body stays a model: Powertools validates it against the route's return
-    annotation. None is an empty body (204)."""
+    annotation. None is an empty body (204). A validation result's problems are in the caller's language."""
+    if isinstance(model, ValidationResult):
+        model = model.in_language(_language.get())
     return Response(status, content_types.APPLICATION_JSON, model if model is not None else "", headers or {})
 
 

@@ -158,7 +158,9 @@ def achievement(
     }
     image = _image_url(definition.get("icon"), issuing.icon_url_template)
     if image:
-        document["image"] = {"id": image, "type": "Image", "caption": definition["name"]}
+        # The caption is the image's text alternative (SPEC 8.7), the badge's name for rows without one.
+        caption = definition.get("icon_alt") or definition["name"]
+        document["image"] = {"id": image, "type": "Image", "caption": caption}
     return document
 
 
@@ -202,6 +204,7 @@ def unsigned_credential(issuing: Issuing, badge: Mapping[str, Any]) -> dict[str,
                     "name": badge["name"],
                     "description": badge["description"],
                     "icon": badge["icon"],
+                    "icon_alt": badge["icon_alt"],
                 },
                 criteria,
             ),
@@ -257,7 +260,8 @@ def sign(issuing: Issuing, org_id: UUID, unsigned: dict[str, Any], created: date
 
 _BADGE_SQL = """
 SELECT e.id, e.org_id, e.peer_mentor_id, e.badge_definition_id, e.level, e.earned_at, e.awarded_at,
-       e.criteria_snapshot, e.revoked_at, d.name, d.description, d.icon, o.name AS org_name, o.timezone,
+       e.criteria_snapshot, e.revoked_at, d.name, d.description, d.icon, d.icon_alt,
+       o.name AS org_name, o.timezone,
        s.list_id, s.status_index
   FROM earned_badges AS e
   JOIN badge_definitions AS d ON d.org_id = e.org_id AND d.id = e.badge_definition_id
@@ -269,7 +273,7 @@ SELECT e.id, e.org_id, e.peer_mentor_id, e.badge_definition_id, e.level, e.earne
 _ORG_SQL = "SELECT name FROM organizations WHERE id = :org_id"
 
 _DEFINITION_SQL = """
-SELECT id, name, description, icon, criteria FROM badge_definitions WHERE org_id = :org_id AND id = :definition_id
+SELECT id, name, description, icon, icon_alt, criteria FROM badge_definitions WHERE org_id = :org_id AND id = :definition_id
 """
 
 # Only lists this org has entries in exist for it; the others' bits in the same list stay 0. The list

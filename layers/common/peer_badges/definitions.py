@@ -29,7 +29,13 @@ from peer_badges.definitions_cache import (
     definitions_from_rows,
 )
 from peer_badges.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
-from peer_badges.models import BadgeDefinition, BadgeDefinitionCreate, BadgeDefinitionPatch, ValidationResult
+from peer_badges.models import (
+    BadgeDefinition,
+    BadgeDefinitionCreate,
+    BadgeDefinitionPatch,
+    ValidationResult,
+    missing_icon_alt,
+)
 
 logger = Logger(service="peer-badges", child=True)
 
@@ -93,11 +99,13 @@ def validate_draft(db: Queryable, org_id: UUID, body: object) -> ValidationResul
             draft = BadgeDefinitionPatch.model_validate(body)
         except ValidationError as error:
             return ValidationResult.of(problems_from(error))
-        if draft.criteria is None:
-            return ValidationResult.of([])
-        return ValidationResult.of(
-            reference_problems(draft.criteria, draft.key, org_criteria(db, org_id), prefix=("criteria",))
-        )
+        missing = missing_icon_alt(draft.icon, draft.icon_alt) if "icon" in draft.model_fields_set else []
+        problems = [ErrorDetail.model_validate(problem) for problem in missing]
+        if draft.criteria is not None:
+            problems += reference_problems(
+                draft.criteria, draft.key, org_criteria(db, org_id), prefix=("criteria",)
+            )
+        return ValidationResult.of(problems)
     problems = validate_criteria(body)
     if problems:
         return ValidationResult.of(problems)
@@ -234,10 +242,10 @@ def create_definition(
             )
         _check_references(tx, org_id, request.key, request.criteria, None)
         row = tx.query_one(
-            f"""INSERT INTO badge_definitions (org_id, key, name, description, icon, criteria, active,
-                                               created_by, updated_by)
-                VALUES (:org_id, :key, :name, :description, :icon, CAST(:criteria AS jsonb), :active,
-                        :actor_id, :actor_id)
+            f"""INSERT INTO badge_definitions (org_id, key, name, description, icon, icon_alt, criteria,
+                                               active, created_by, updated_by)
+                VALUES (:org_id, :key, :name, :description, :icon, :icon_alt, CAST(:criteria AS jsonb),
+                        :active, :actor_id, :actor_id)
                 ON CONFLICT (org_id, key) DO NOTHING
                 RETURNING {COLUMNS}""",
             org_id=org_id,
@@ -252,7 +260,7 @@ def create_definition(
     return created
 
 
-_PATCHABLE = ("key", "name", "description", "icon", "criteria", "active")
+_PATCHABLE = ("key", "name", "description", "icon", "icon_alt", "criteria", "active")
 
 
 def _column_values(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -293,6 +301,12 @@ def update_definition(
         changes = _changed(current, patch)
         if not changes:
             return current
+        # An icon keeps its text alternative: refused when the result would have one without the other.
+        missing = missing_icon_alt(
+            changes.get("icon", current.icon), changes.get("icon_alt", current.icon_alt)
+        )
+        if missing:
+            raise Unprocessable(missing[0]["message"], missing)
         if "key" in changes:
             _check_key_not_required(tx, org_id, current.key)
         if "criteria" in changes or "key" in changes:

@@ -32,6 +32,7 @@ COLUMNS = ", ".join(
         "name",
         "description",
         "icon",
+        "icon_alt",
         "criteria",
         "active",
         "revision",

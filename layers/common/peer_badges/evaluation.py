@@ -186,6 +186,8 @@ def _walk(
                 earned_at=record.earned_at if record is not None and holds else None,
                 members=tuple(_member_progress(member) for member in state.members),
                 held=state.held,
+                icon_alt=definition.icon_alt,
+                criteria_text=definition.criteria_text,
             )
             yield definition, state, record, progress
 

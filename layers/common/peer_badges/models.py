@@ -22,17 +22,21 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     ValidationInfo,
+    computed_field,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from peer_badges.criteria import MAX_LEVELS, CriteriaField, ErrorDetail, MilestoneCriteria
+from peer_badges.language import translate
+from peer_badges.wording import CriteriaText, Lang, criteria_text
 
 MAX_KEY_LENGTH = 64
 MAX_BADGE_NAME_LENGTH = 120
 MAX_DESCRIPTION_LENGTH = 2000
 MAX_ICON_LENGTH = 500
+MAX_ICON_ALT_LENGTH = 200  # sql/020_icon_alt.sql checks the same
 MAX_NOTE_LENGTH = 1000
 MAX_REASON_LENGTH = 1000
 MAX_EVALUATION_MENTORS = 1000
@@ -166,6 +170,25 @@ BadgeName = Annotated[
 ]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH)]
 Icon = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ICON_LENGTH)]
+# What a screen reader says instead of the icon (SPEC 8.7).
+IconAlt = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ICON_ALT_LENGTH)
+]
+ICON_ALT_DOC = (
+    "A text alternative for the icon, what a screen reader says instead of it: at most "
+    f"{MAX_ICON_ALT_LENGTH} characters, trimmed; required whenever icon is set."
+)
+ICON_ALT_REQUIRED = (
+    "A badge with an icon needs icon_alt: a short text alternative a screen reader can speak "
+    f"(at most {MAX_ICON_ALT_LENGTH} characters)."
+)
+
+
+def missing_icon_alt(icon: str | None, icon_alt: str | None) -> list[dict[str, str]]:
+    """The problem when an icon would be stored without its text alternative; empty otherwise."""
+    if icon is not None and icon_alt is None:
+        return [{"path": "icon_alt", "code": "required", "message": ICON_ALT_REQUIRED}]
+    return []
 
 
 class BadgeDefinition(Record):
@@ -175,12 +198,19 @@ class BadgeDefinition(Record):
     name: str
     description: str | None = None
     icon: str | None = None
+    icon_alt: str | None = None
     criteria: CriteriaField
     active: bool = True
     revision: Level
     archived_at: AwareDatetime | None = None
     created_at: AwareDatetime
     updated_at: AwareDatetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def criteria_text(self) -> CriteriaText:
+        """The criteria in plain words, nb and en (peer_badges.wording); read-only."""
+        return criteria_text(self.criteria)
 
     @property
     def live(self) -> bool:
@@ -197,8 +227,17 @@ class BadgeDefinitionCreate(RequestBody):
     name: BadgeName
     description: Description | None = None
     icon: Icon | None = None
+    icon_alt: IconAlt | None = Field(default=None, validate_default=True, description=ICON_ALT_DOC)
     criteria: CriteriaField
     active: StrictBool = True
+
+    @field_validator("icon_alt")
+    @classmethod
+    def _icon_has_alt(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Reported at icon_alt, also when the field was left out.
+        if missing_icon_alt(info.data.get("icon"), value):
+            raise PydanticCustomError("required", ICON_ALT_REQUIRED)
+        return value
 
 
 class BadgeDefinitionPatch(RequestBody):
@@ -208,6 +247,7 @@ class BadgeDefinitionPatch(RequestBody):
     name: BadgeName | None = None
     description: Description | None = None
     icon: Icon | None = None
+    icon_alt: IconAlt | None = Field(default=None, description=ICON_ALT_DOC)
     criteria: CriteriaField | None = None
     active: StrictBool | None = None
 
@@ -314,6 +354,8 @@ class BadgeProgress(Record):
     # all_of / any_of: each member's progress; requires_badge: whether the prerequisite is held
     members: tuple[MemberProgress, ...] = ()
     held: bool | None = None
+    icon_alt: str | None = None
+    criteria_text: CriteriaText
 
 
 class MilestoneStatus(Record):
@@ -517,6 +559,16 @@ class ValidationResult(Record):
     @classmethod
     def of(cls, problems: Sequence[ErrorDetail]) -> "ValidationResult":
         return cls(valid=not problems, problems=tuple(problems))
+
+    def in_language(self, lang: Lang) -> "ValidationResult":
+        """The same problems with their messages in ``lang``; paths and codes unchanged."""
+        return ValidationResult(
+            valid=self.valid,
+            problems=tuple(
+                problem.model_copy(update={"message": translate(problem.message, lang)})
+                for problem in self.problems
+            ),
+        )
 
 
 class PreviewResponse(Record):
