@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from peer_badges import credentials, narrative
+from peer_badges.criteria import parse_criteria
 from peer_badges.keys import Keyring, KeyringUnavailable, ensure_local_keyring, load_keyring, new_keyring
 from peer_badges.keys import _main as keys_cli
 from peer_badges.settings import Settings
+from peer_badges.wording import criteria_text
 
 ORG, OTHER_ORG, MENTOR = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
@@ -77,7 +79,10 @@ ORG, OTHER_ORG, MENTOR = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     ],
 )
 def test_criteria_read_as_plain_sentences(criteria: dict, text: str) -> None:
-    assert narrative.sentence({"schema_version": 1, **criteria}) == text
+    # The achievement's narrative is the wording module's English sentence (one owner of the words)
+    sentence = narrative.sentence({"schema_version": 1, **criteria})
+    assert sentence == criteria_text(parse_criteria(narrative._versioned(criteria))).en
+    assert sentence and sentence[0].isupper() and sentence.endswith(".") and "None" not in sentence
 
 
 def test_every_level_of_a_multi_level_badge_has_a_name() -> None:

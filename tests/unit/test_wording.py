@@ -121,6 +121,16 @@ DEMO: dict[tuple[str, str], tuple[str, str]] = {
         "Registrer aktiviteter for å nå nivåene Bronse (10), Sølv (50) og Gull (150).",
         "Register activities to reach the levels Bronse (10), Sølv (50) and Gull (150).",
     ),
+    ("hlf", "timer"): (
+        "Registrer tid på aktiviteter for å nå nivåene Bronse (20 timer), Sølv (100 timer) og Gull (300 timer).",
+        "Register time on activities to reach the levels Bronse (20 hours), Sølv (100 hours) and Gull (300 hours).",
+    ),
+    ("blindeforbundet", "forbilde"): (
+        "Enten (ha merket «oppdrag» på nivå 3 eller høyere, og fullfør kurset «forstehjelp» og hold det "
+        "gyldig), eller registrer minst 2 aktiviteter hver uke i 8 uker på rad.",
+        "Either (hold the badge “oppdrag” at level 3 or higher, and complete the training “forstehjelp” and "
+        "keep it valid), or register at least 2 activities every week for 8 weeks in a row.",
+    ),
     ("hlf", "hederstegn"): (
         "Tildeles av en koordinator eller administrator, aldri automatisk.",
         "Awarded by a coordinator or an admin, never automatically.",
