@@ -281,6 +281,7 @@ ORGS: tuple[OrgSpec, ...] = (
                     ],
                 },
                 icon="star",
+                icon_alt="Stjerne: forbilde",
             ),
         ),
     ),
@@ -344,6 +345,7 @@ ORGS: tuple[OrgSpec, ...] = (
                 "Bronse, sølv og gull for 20, 100 og 300 timer med godkjente aktiviteter.",
                 {**_tiers(None, 20 * 60, 100 * 60, 300 * 60), "measure": "minutes"},
                 icon="clock",
+                icon_alt="Klokke: timer som likeperson",
             ),
             Badge(
                 "hederstegn",

@@ -198,8 +198,7 @@ def test_the_credential_carries_the_open_badges_shape_and_no_raw_mentor_id(
     achievement = credential["credentialSubject"]["achievement"]
     assert achievement["id"] == f"{PUBLIC_BASE_URL}/orgs/{org.id}/badge-definitions/{tiers}/achievement"
     assert achievement["criteria"]["narrative"] == (
-        "A badge with levels, one per tier reached: Bronze at 5 activities of type “assignment” "
-        "and Silver at 25 activities of type “assignment”."
+        "Register activities of type “assignment” to reach the levels Bronze (5) and Silver (25)."
     )
     assert achievement["image"] == {
         "id": "https://cdn.example.org/star.svg",
