@@ -354,9 +354,11 @@ def load(conn: pg8000.native.Connection, sizes: Sizes, today: date | None = None
         "training_completions (org_id, peer_mentor_id, training_code, completed_at, expires_at)",
         trainings,
     )
-    # The definitions' own backfills: the reconcile scenario awards the loaded history set-based, the
-    # same query a backfill runs; the evaluation scenarios start from the steady state after it.
+    # The loaded history is old: the evaluations its writes queued and the definitions' own backfills
+    # are what the reconcile scenario does set-based (a pending write-caused row would make it leave the
+    # mentor to the drain); the evaluation scenarios start from the steady state after it.
     conn.run("UPDATE definition_backfills SET status = 'done', processed_at = now() WHERE status = 'pending'")
+    conn.run("UPDATE evaluation_outbox SET status = 'done', processed_at = now() WHERE status = 'pending'")
     conn.run("ANALYZE")
     return Dataset(
         today=today,

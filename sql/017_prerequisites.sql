@@ -18,29 +18,50 @@ $$;
 -- evaluated again (a new award may complete the dependent badge; a revoke never takes one away).
 -- Live when the award was (a backfill's award queues a quiet evaluation). Only awards and revocations
 -- count: other updates (an erasure's pseudonyms, notes) queue nothing.
+-- The keys a definition requires (members included), kept with it, so an award finds its dependants
+-- by an indexed lookup instead of reading every definition's criteria.
+ALTER TABLE badge_definitions ADD COLUMN required_badge_keys jsonb
+    GENERATED ALWAYS AS (jsonb_path_query_array(criteria, 'strict $.**.badge_key')) STORED;
+CREATE INDEX badge_definitions_requiring_idx ON badge_definitions (org_id)
+    WHERE required_badge_keys <> '[]'::jsonb;
+
+-- In plpgsql so that the statement's plan is cached per connection (it runs after every award).
 CREATE FUNCTION queue_prerequisite_holders(p_badge_ids uuid[]) RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
-    SELECT queue_evaluations(array_agg(c.org_id), array_agg(c.peer_mentor_id), 'prerequisite', c.backfill)
+BEGIN
+    PERFORM queue_evaluations(array_agg(c.org_id), array_agg(c.peer_mentor_id), 'prerequisite', c.backfill)
       FROM (SELECT DISTINCT e.org_id, e.peer_mentor_id, e.source = 'backfill' AS backfill
               FROM earned_badges AS e
               JOIN badge_definitions AS prerequisite ON prerequisite.id = e.badge_definition_id
              WHERE e.id = ANY (p_badge_ids)
                AND EXISTS (SELECT 1 FROM badge_definitions AS d
-                            WHERE d.org_id = e.org_id
-                              AND jsonb_path_exists(d.criteria,
-                                    '$.** ? (@.type == "requires_badge" && @.badge_key == $key)',
-                                    jsonb_build_object('key', prerequisite.key)))) AS c
-     GROUP BY c.backfill
+                            WHERE d.org_id = e.org_id AND d.required_badge_keys <> '[]'::jsonb
+                              AND d.required_badge_keys ? prerequisite.key)) AS c
+     GROUP BY c.backfill;
+END;
 $$;
 
+-- One trigger after an award statement does both things an award implies besides the row itself: its
+-- credential status position (sql/011) and its dependants' evaluation (one trigger call per award
+-- statement, not two: the award path is measured against a bare insert).
 CREATE FUNCTION earned_badges_awarded() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM queue_prerequisite_holders(ARRAY(SELECT n.id FROM new_rows AS n));
+    INSERT INTO credential_status_entries (earned_badge_id, org_id)
+    SELECT id, org_id FROM new_rows ORDER BY awarded_at, id
+    ON CONFLICT (earned_badge_id) DO NOTHING;
+    -- Most organisations require no badge anywhere: one index probe, and nothing more to do.
+    IF EXISTS (SELECT 1 FROM badge_definitions AS d
+                WHERE d.org_id IN (SELECT n.org_id FROM new_rows AS n) AND d.required_badge_keys <> '[]'::jsonb) THEN
+        PERFORM queue_prerequisite_holders(ARRAY(SELECT n.id FROM new_rows AS n));
+    END IF;
     RETURN NULL;
 END;
 $$;
+
+DROP TRIGGER earned_badges_credential_status ON earned_badges;
+DROP FUNCTION credential_status_assign();
 
 CREATE FUNCTION earned_badges_revoked() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -52,7 +73,7 @@ BEGIN
 END;
 $$;
 
-CREATE TRIGGER earned_badges_queue_dependents_insert
+CREATE TRIGGER earned_badges_awarded
     AFTER INSERT ON earned_badges REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION earned_badges_awarded();
 CREATE TRIGGER earned_badges_queue_dependents_revoke

@@ -679,21 +679,6 @@ CREATE FUNCTION public.count_crossings(p_org_id uuid, p_mentors uuid[], p_types 
 $$;
 
 --
--- Name: credential_status_assign(); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.credential_status_assign() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-BEGIN
-    INSERT INTO credential_status_entries (earned_badge_id, org_id)
-    SELECT id, org_id FROM awarded ORDER BY awarded_at, id
-    ON CONFLICT (earned_badge_id) DO NOTHING;
-    RETURN NULL;
-END;
-$$;
-
---
 -- Name: earned_badge_lock_key(uuid, uuid, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -709,7 +694,14 @@ CREATE FUNCTION public.earned_badges_awarded() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    PERFORM queue_prerequisite_holders(ARRAY(SELECT n.id FROM new_rows AS n));
+    INSERT INTO credential_status_entries (earned_badge_id, org_id)
+    SELECT id, org_id FROM new_rows ORDER BY awarded_at, id
+    ON CONFLICT (earned_badge_id) DO NOTHING;
+    -- Most organisations require no badge anywhere: one index probe, and nothing more to do.
+    IF EXISTS (SELECT 1 FROM badge_definitions AS d
+                WHERE d.org_id IN (SELECT n.org_id FROM new_rows AS n) AND d.required_badge_keys <> '[]'::jsonb) THEN
+        PERFORM queue_prerequisite_holders(ARRAY(SELECT n.id FROM new_rows AS n));
+    END IF;
     RETURN NULL;
 END;
 $$;
@@ -1525,20 +1517,20 @@ $$;
 --
 
 CREATE FUNCTION public.queue_prerequisite_holders(p_badge_ids uuid[]) RETURNS void
-    LANGUAGE sql
-    AS $_$
-    SELECT queue_evaluations(array_agg(c.org_id), array_agg(c.peer_mentor_id), 'prerequisite', c.backfill)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM queue_evaluations(array_agg(c.org_id), array_agg(c.peer_mentor_id), 'prerequisite', c.backfill)
       FROM (SELECT DISTINCT e.org_id, e.peer_mentor_id, e.source = 'backfill' AS backfill
               FROM earned_badges AS e
               JOIN badge_definitions AS prerequisite ON prerequisite.id = e.badge_definition_id
              WHERE e.id = ANY (p_badge_ids)
                AND EXISTS (SELECT 1 FROM badge_definitions AS d
-                            WHERE d.org_id = e.org_id
-                              AND jsonb_path_exists(d.criteria,
-                                    '$.** ? (@.type == "requires_badge" && @.badge_key == $key)',
-                                    jsonb_build_object('key', prerequisite.key)))) AS c
-     GROUP BY c.backfill
-$_$;
+                            WHERE d.org_id = e.org_id AND d.required_badge_keys <> '[]'::jsonb
+                              AND d.required_badge_keys ? prerequisite.key)) AS c
+     GROUP BY c.backfill;
+END;
+$$;
 
 --
 -- Name: rebuild_mentor_stats(uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
@@ -1922,6 +1914,7 @@ CREATE TABLE public.badge_definitions (
     created_by uuid,
     updated_by uuid,
     backfill_from timestamp with time zone DEFAULT now() NOT NULL,
+    required_badge_keys jsonb GENERATED ALWAYS AS (jsonb_path_query_array(criteria, 'strict $.**."badge_key"'::jsonpath)) STORED,
     icon_alt text,
     CONSTRAINT badge_definitions_criteria_check CHECK (((jsonb_typeof(criteria) = 'object'::text) AND (criteria ? 'type'::text))),
     CONSTRAINT badge_definitions_description_check CHECK ((length(description) <= 2000)),
@@ -2483,6 +2476,12 @@ CREATE INDEX audit_log_entity_idx ON public.audit_log USING btree (entity_id);
 CREATE INDEX audit_log_org_time_idx ON public.audit_log USING btree (org_id, created_at);
 
 --
+-- Name: badge_definitions_requiring_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX badge_definitions_requiring_idx ON public.badge_definitions USING btree (org_id) WHERE (required_badge_keys <> '[]'::jsonb);
+
+--
 -- Name: coordinator_assignments_mentor_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -2675,16 +2674,10 @@ CREATE TRIGGER badge_definitions_version_update AFTER UPDATE ON public.badge_def
 CREATE CONSTRAINT TRIGGER definition_backfills_invoke AFTER INSERT OR UPDATE ON public.definition_backfills DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (public.evaluation_invocation_first_in_transaction(new.status, new.available_at)) EXECUTE FUNCTION public.evaluation_outbox_invoke();
 
 --
--- Name: earned_badges earned_badges_credential_status; Type: TRIGGER; Schema: public; Owner: -
+-- Name: earned_badges earned_badges_awarded; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER earned_badges_credential_status AFTER INSERT ON public.earned_badges REFERENCING NEW TABLE AS awarded FOR EACH STATEMENT EXECUTE FUNCTION public.credential_status_assign();
-
---
--- Name: earned_badges earned_badges_queue_dependents_insert; Type: TRIGGER; Schema: public; Owner: -
---
-
-CREATE TRIGGER earned_badges_queue_dependents_insert AFTER INSERT ON public.earned_badges REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.earned_badges_awarded();
+CREATE TRIGGER earned_badges_awarded AFTER INSERT ON public.earned_badges REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.earned_badges_awarded();
 
 --
 -- Name: earned_badges earned_badges_queue_dependents_revoke; Type: TRIGGER; Schema: public; Owner: -
