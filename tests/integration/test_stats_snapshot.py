@@ -528,9 +528,18 @@ def test_every_counted_change_queues_each_mentor_once_per_statement(db: Database
     db.query("UPDATE activities SET activity_type = activity_type")
     assert len(outbox(db)) == 2
 
-    # A soft delete does
+    # A soft delete does: it joins the mentor's waiting row (sql/018), which notes the new write
+    def queued_at() -> object:
+        row = db.query_one(
+            "SELECT last_queued_at FROM evaluation_outbox WHERE peer_mentor_id = :b AND status = 'pending'",
+            b=org.other_mentor,
+        )
+        assert row is not None
+        return row["last_queued_at"]
+
+    before = queued_at()
     db.query("UPDATE activities SET deleted_at = now() WHERE peer_mentor_id = :b", b=org.other_mentor)
-    assert outbox(db)[-1] == (org.other_mentor, "activity")
+    assert len(outbox(db)) == 2 and queued_at() > before
 
 
 def test_training_changes_queue_the_mentor_and_move_the_snapshot(db: Database, org: Org) -> None:
