@@ -24,7 +24,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.models import Example
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
@@ -335,8 +334,12 @@ def documented_responses(
     return documented
 
 
-def examples(named: Mapping[str, tuple[str, Any]]) -> dict[str, Example]:
-    """A request body's `openapi_examples=`: the explorer's menu of bodies (peer_badges.api_docs)."""
+def examples(named: Mapping[str, tuple[str, Any]]) -> dict[str, Any]:
+    """A request body's `openapi_examples=`: the explorer's menu of bodies (peer_badges.api_docs).
+
+    Imported here, not at the top: the OpenAPI models cost a get_stats cold start (no bodies) ~10 ms."""
+    from aws_lambda_powertools.event_handler.openapi.models import Example
+
     return {name: Example(summary=summary, value=value) for name, (summary, value) in named.items()}
 
 
