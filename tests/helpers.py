@@ -175,6 +175,17 @@ def add_activity(
 THRESHOLD = {"type": "threshold", "schema_version": 1, "threshold": 10}
 
 
+def add_first_activity_badge(db: Database, org_id: uuid.UUID) -> None:
+    """A badge 'first' for one counted activity, defined long ago (2020), so that crossing it now is
+    news rather than a backfill."""
+    db.query(
+        """INSERT INTO badge_definitions (org_id, key, name, criteria, created_at, updated_at)
+           VALUES (:o, 'first', 'First', CAST(:c AS jsonb), '2020-01-01Z', '2020-01-01Z')""",
+        o=org_id,
+        c=Json({"type": "threshold", "schema_version": 1, "threshold": 1}),
+    )
+
+
 def make_definition(db: Database, org_id: uuid.UUID, criteria: dict[str, Any]) -> BadgeDefinition:
     row = db.query_one(
         """INSERT INTO badge_definitions (org_id, key, name, criteria)

@@ -15,11 +15,11 @@ import pg8000.native
 import pytest
 
 from localdev.pg import admin_connection
-from peer_badges.db import Database, Json
+from peer_badges.db import Database
 from peer_badges.definitions_cache import definitions_cache
 from peer_badges.mentor_evaluation import drain_outbox
 from peer_badges.migrations import migrate
-from tests.helpers import Org, add_activity, seed_org
+from tests.helpers import Org, add_activity, add_first_activity_badge, seed_org
 
 CHANNEL = "aws_lambda_invoke"
 FUNCTION = "EvaluateBadgesFunction"
@@ -167,12 +167,7 @@ def test_an_activity_write_invokes_through_the_stats_trigger(db: Database, liste
 def first_badge(db: Database) -> Org:
     definitions_cache.invalidate()
     org = seed_org(db)
-    db.query(
-        """INSERT INTO badge_definitions (org_id, key, name, criteria, created_at, updated_at)
-           VALUES (:o, 'first', 'First', CAST(:c AS jsonb), '2020-01-01Z', '2020-01-01Z')""",
-        o=org.id,
-        c=Json({"type": "threshold", "schema_version": 1, "threshold": 1}),
-    )
+    add_first_activity_badge(db, org.id)
     return org
 
 

@@ -12,11 +12,19 @@ from typing import Any
 import pytest
 
 from evaluate_badges.handler import lambda_handler
-from peer_badges.db import Database, Json
+from peer_badges.db import Database
 from peer_badges.definitions_cache import definitions_cache
 from peer_badges.events import set_events_client
 from tests.aws import moto_event_bus
-from tests.helpers import LambdaContext, Org, add_activity, api_event, invoke, seed_org
+from tests.helpers import (
+    LambdaContext,
+    Org,
+    add_activity,
+    add_first_activity_badge,
+    api_event,
+    invoke,
+    seed_org,
+)
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "evaluate_badges"
 BUS = "peer-badges"
@@ -55,13 +63,7 @@ def subscriber(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def org(db: Database) -> Org:
     definitions_cache.invalidate()
     org = seed_org(db)
-    db.query(
-        # Defined long ago, so crossing it now is news rather than a backfill.
-        """INSERT INTO badge_definitions (org_id, key, name, criteria, created_at, updated_at)
-           VALUES (:o, 'first', 'First', CAST(:c AS jsonb), '2020-01-01Z', '2020-01-01Z')""",
-        o=org.id,
-        c=Json({"type": "threshold", "schema_version": 1, "threshold": 1}),
-    )
+    add_first_activity_badge(db, org.id)
     db.query("UPDATE definition_backfills SET status = 'done', processed_at = now()")  # long since run
     return org
 

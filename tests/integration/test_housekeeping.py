@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from evaluate_badges.handler import lambda_handler
-from peer_badges.db import Database, Json
+from peer_badges.db import Database
 from peer_badges.definitions_cache import definitions_cache
 from peer_badges.housekeeping import enqueue_due_evaluations, outbox_health, purge_finished
 from peer_badges.mentor_evaluation import drain_outbox
-from tests.helpers import LambdaContext, Org, add_activity, seed_org
+from tests.helpers import LambdaContext, Org, add_activity, add_first_activity_badge, seed_org
 
 SAMPLE = Path(__file__).resolve().parents[2] / "events" / "evaluate_badges" / "schedule-housekeeping.json"
 
@@ -27,12 +27,7 @@ def _today(zone: str) -> datetime:
 def org(db: Database) -> Org:
     definitions_cache.invalidate()
     org = seed_org(db)
-    db.query(
-        """INSERT INTO badge_definitions (org_id, key, name, criteria, created_at, updated_at)
-           VALUES (:o, 'first', 'First', CAST(:c AS jsonb), '2020-01-01Z', '2020-01-01Z')""",
-        o=org.id,
-        c=Json({"type": "threshold", "schema_version": 1, "threshold": 1}),
-    )
+    add_first_activity_badge(db, org.id)
     return org
 
 

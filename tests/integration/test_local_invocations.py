@@ -13,10 +13,10 @@ from localdev.invocations import InvocationListener, dispatcher
 from localdev.lambda_runtime import Invoker
 from localdev.pg import admin_connection
 from localdev.scheduler import DrainLoop, drain_schedule
-from peer_badges.db import Database, Json
+from peer_badges.db import Database
 from peer_badges.definitions_cache import definitions_cache
 from peer_badges.events import set_events_client
-from tests.helpers import seed_org
+from tests.helpers import add_first_activity_badge, seed_org
 
 NEVER_S = 3600.0  # the safety-net schedule, out of the way: only the database's invocation can drain
 
@@ -64,12 +64,7 @@ def test_an_activity_commit_drains_through_the_database_trigger(
     db.query("SELECT configure_lambda_invocation(:f, NULL, false)", f=drain_schedule().function_logical_id)
     definitions_cache.invalidate()
     org = seed_org(db)
-    db.query(
-        """INSERT INTO badge_definitions (org_id, key, name, criteria, created_at, updated_at)
-           VALUES (:o, 'first', 'First', CAST(:c AS jsonb), '2020-01-01Z', '2020-01-01Z')""",
-        o=org.id,
-        c=Json({"type": "threshold", "schema_version": 1, "threshold": 1}),
-    )
+    add_first_activity_badge(db, org.id)
     db.query("UPDATE definition_backfills SET status = 'done', processed_at = now()")  # long since run
     db.query("SELECT configure_lambda_invocation(:f, NULL, true)", f=drain_schedule().function_logical_id)
     # When an activity is committed (the schedule will not fire for an hour) by the app's own connection
