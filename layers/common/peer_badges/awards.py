@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from peer_badges.db import Database, Json, Transaction, sqlstate
 from peer_badges.errors import BadRequest, Conflict, NotFound, Unprocessable
-from peer_badges.events import publish_new_awards
+from peer_badges.events import publish_events
 from peer_badges.models import (
     MAX_NOTE_LENGTH,
     MAX_REASON_LENGTH,
@@ -202,7 +202,7 @@ def award_manually(
     the outbox drain sends them)."""
     outcome = manual_award(db, org_id, mentor_id, actor, request, correlation_id=correlation_id)
     if outcome.created:
-        publish_new_awards(db, [outcome.badge.id])
+        publish_events(db, [outcome.badge.id])
     return outcome
 
 

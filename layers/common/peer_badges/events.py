@@ -176,11 +176,6 @@ def retry_parked(db: Database, org_id: UUID | None = None) -> int:
     return EVENTS.retry_parked(db, org_id)
 
 
-def publish_new_awards(db: Database, earned_badge_ids: Iterable[UUID]) -> PublishReport:
-    """`publish_after_commit` with the container's client and the configured bus (the API's path)."""
-    return publish_events(db, earned_badge_ids)
-
-
 def publish_events(db: Database, event_keys: Iterable[UUID]) -> PublishReport:
     """The API's path for any event: keys are earned badge ids, or an event's own key (MentorErased)."""
     return publish_after_commit(db, events_client, get_settings().event_bus_name, event_keys)

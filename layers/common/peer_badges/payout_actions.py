@@ -9,7 +9,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from peer_badges.db import Database
-from peer_badges.events import publish_new_awards
+from peer_badges.events import publish_events
 from peer_badges.models import HonorarPayout
 from peer_badges.payouts import Action, transition
 
@@ -38,5 +38,5 @@ def transition_and_announce(
         correlation_id=correlation_id,
     )
     if outcome.changed and action in ("approve", "pay"):
-        publish_new_awards(db, [outcome.payout.earned_badge_id])
+        publish_events(db, [outcome.payout.earned_badge_id])
     return outcome.payout

@@ -17,7 +17,7 @@ from uuid import UUID
 from peer_badges.clock import OrgClock
 from peer_badges.db import Database
 from peer_badges.errors import Unprocessable
-from peer_badges.events import publish_new_awards
+from peer_badges.events import publish_events
 from peer_badges.mentor_evaluation import evaluate_mentor
 from peer_badges.models import EarnedBadge, EvaluationRequest, EvaluationResponse
 from peer_badges.reconcile import reconcile_org
@@ -97,5 +97,5 @@ def run_evaluation(
         report = reconcile_org(db, org_id, now=now, dry_run=request.dry_run, correlation_id=correlation_id)
         awarded, evaluated = report.awarded, report.mentors
     if awarded and not request.dry_run:
-        publish_new_awards(db, [badge.id for badge in awarded])
+        publish_events(db, [badge.id for badge in awarded])
     return EvaluationResponse(evaluated=evaluated, awarded=tuple(awarded))
