@@ -21,7 +21,8 @@ from peer_badges.db import Database
 
 PURGE_BATCH = 5_000
 PURGE_MAX_BATCHES = 200
-# Events that failed this many sends are reported as retrying (they never park).
+# Events that failed this many sends are reported as retrying (until they park; parked rows are
+# counted by peer_badges.outbox.parked_counts).
 EVENT_RETRYING_ATTEMPTS = 3
 
 _HEALTH_SQL = """
