@@ -81,8 +81,7 @@ VERSION_COLUMN = "COALESCE((SELECT version FROM org_definition_versions WHERE or
 # One statement, so the version and the list come from the same snapshot.
 _LOAD_SQL = f"""
 SELECT v.version, {", ".join("d." + column.strip() for column in COLUMNS.split(","))}
-  FROM (SELECT COALESCE((SELECT version FROM org_definition_versions WHERE org_id = :org_id), 0) AS version)
-       AS v
+  FROM (SELECT {VERSION_COLUMN} AS version) AS v
   LEFT JOIN badge_definitions AS d ON d.org_id = :org_id AND d.archived_at IS NULL
  ORDER BY d.key
 """
