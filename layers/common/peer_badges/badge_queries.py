@@ -73,19 +73,21 @@ SELECT (SELECT count(*) FROM mentors)::int AS evaluated,
 """
 
 
-def _params(org_id: UUID, criteria: Criteria, today: date, mentor_ids: list[UUID] | None) -> dict[str, Any]:
+def _statement(
+    template: str, org_id: UUID, criteria: Criteria, today: date, mentor_ids: list[UUID] | None
+) -> tuple[str, dict[str, Any]]:
+    """The template around the criteria's crossing call, and its parameters (the call built once)."""
     crossings = criteria.crossings(today)
-    return {"org_id": org_id, "mentors": mentor_ids, "today": today, **crossings.params}
+    params = {"org_id": org_id, "mentors": mentor_ids, "today": today, **crossings.params}
+    return template.format(call=crossings.call), params
 
 
 def qualifying(
     db: Queryable, org_id: UUID, criteria: Criteria, today: date, mentor_ids: list[UUID] | None = None
 ) -> list[Crossing]:
     """Every (mentor, level) the criteria meet as of ``today``, with ``earned_at``."""
-    rows = db.query(
-        _QUALIFYING_SQL.format(call=criteria.crossings(today).call),
-        **_params(org_id, criteria, today, mentor_ids),
-    )
+    sql, params = _statement(_QUALIFYING_SQL, org_id, criteria, today, mentor_ids)
+    rows = db.query(sql, **params)
     return [Crossing(row["peer_mentor_id"], int(row["level"]), row["earned_at"]) for row in rows]
 
 
@@ -98,11 +100,8 @@ def missing(
     mentor_ids: list[UUID] | None = None,
 ) -> list[Crossing]:
     """The levels of a definition met as of ``today`` and never awarded, in (mentor, level) order."""
-    rows = db.query(
-        _MISSING_SQL.format(call=criteria.crossings(today).call),
-        definition_id=definition_id,
-        **_params(org_id, criteria, today, mentor_ids),
-    )
+    sql, params = _statement(_MISSING_SQL, org_id, criteria, today, mentor_ids)
+    rows = db.query(sql, definition_id=definition_id, **params)
     return [Crossing(row["peer_mentor_id"], int(row["level"]), row["earned_at"]) for row in rows]
 
 
@@ -110,11 +109,9 @@ def preview_counts(
     db: Queryable, org_id: UUID, criteria: Criteria, today: date, sample_size: int
 ) -> dict[str, Any]:
     """``{evaluated, levels: [{level, target, qualifying}], sample: [mentor ids]}`` in one statement."""
+    sql, params = _statement(_PREVIEW_SQL, org_id, criteria, today, None)
     row = db.query_one(
-        _PREVIEW_SQL.format(call=criteria.crossings(today).call),
-        level_targets=[target for _, target in criteria.levels()],
-        sample_size=sample_size,
-        **_params(org_id, criteria, today, None),
+        sql, level_targets=[target for _, target in criteria.levels()], sample_size=sample_size, **params
     )
     assert row is not None  # an aggregate-only SELECT always returns one row
     return row
