@@ -51,7 +51,7 @@ class Recorder:
         self.poison = poison or set()
         self.lock = threading.Lock()
 
-    def __call__(self, tx: Transaction, org_id: uuid.UUID, mentor_id: uuid.UUID, backfill: bool) -> list[Any]:
+    def __call__(self, tx: Transaction, org_id: uuid.UUID, mentor_id: uuid.UUID) -> list[Any]:
         with self.lock:
             self.calls.append(mentor_id)
         if mentor_id in self.poison:
@@ -246,7 +246,7 @@ def test_a_drain_killed_mid_batch_leaves_claimed_rows_for_the_next_run(db: Datab
     org, first, second = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     _queue(db, org, [first, second])
 
-    def dies_on_second(tx: Transaction, org_id: uuid.UUID, mentor_id: uuid.UUID, backfill: bool) -> list[Any]:
+    def dies_on_second(tx: Transaction, org_id: uuid.UUID, mentor_id: uuid.UUID) -> list[Any]:
         if mentor_id == second:
             raise Killed()
         return []

@@ -32,7 +32,6 @@ class Claim:
     peer_mentor_id: UUID
     row_ids: tuple[int, ...]
     attempts: int
-    backfill: bool
     oldest_created_at: Any
 
 
@@ -48,7 +47,7 @@ class DrainReport:
 
 
 # A mentor's evaluation: runs inside the caller's transaction, returns the new awards.
-EvaluateMentor = Callable[[Transaction, UUID, UUID, bool], list[Any]]
+EvaluateMentor = Callable[[Transaction, UUID, UUID], list[Any]]
 
 
 def claim(db: Database, limit: int, lease: timedelta = LEASE) -> tuple[list[Claim], float]:
@@ -62,8 +61,6 @@ def claim(db: Database, limit: int, lease: timedelta = LEASE) -> tuple[list[Clai
             peer_mentor_id=mentor_id,
             row_ids=tuple(r["id"] for r in group),
             attempts=max(r["attempts"] for r in group),
-            # Quiet only if every reason to evaluate was a backfill.
-            backfill=all(r["backfill"] for r in group),
             oldest_created_at=min(r["created_at"] for r in group),
         )
         for (org_id, mentor_id), group in grouped.items()
@@ -82,7 +79,7 @@ def process_claim(
     """Evaluate one mentor; returns ('done'|'pending'|'parked', new awards)."""
     try:
         with db.transaction() as tx:
-            awarded = evaluate_mentor(tx, item.org_id, item.peer_mentor_id, item.backfill)
+            awarded = evaluate_mentor(tx, item.org_id, item.peer_mentor_id)
             EVALUATIONS.done(tx, item.row_ids)
         return "done", awarded
     except Exception as error:

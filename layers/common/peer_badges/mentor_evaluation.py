@@ -143,7 +143,7 @@ def drain_outbox(
     due (set-based; after the mentors, so a large backfill never delays a write's award)."""
     clock = OrgClock(now)
 
-    def evaluate_one(tx: Transaction, org_id: UUID, mentor_id: UUID, backfill: bool) -> list[Any]:
+    def evaluate_one(tx: Transaction, org_id: UUID, mentor_id: UUID) -> list[Any]:
         # Live or quiet is decided per award from the outbox itself (module docstring).
         return evaluate_mentor(
             tx,
