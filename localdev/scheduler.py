@@ -63,7 +63,8 @@ class DrainLoop:
         self.invoker = invoker
         self.schedule = schedule
         self.interval_s = interval_s
-        self.invocations = 0
+        self.invocations = 0  # started
+        self.completed = 0  # returned or failed: the shared connection is free again
         self.failures = 0
         self._last_logged = 0.0
         self._stop = threading.Event()
@@ -86,7 +87,12 @@ class DrainLoop:
 
     def run_once(self) -> Any:
         self.invocations += 1
-        return self.invoker.invoke(self.schedule.function_logical_id, {**self.schedule.input, **LOCAL_BATCH})
+        try:
+            return self.invoker.invoke(
+                self.schedule.function_logical_id, {**self.schedule.input, **LOCAL_BATCH}
+            )
+        finally:
+            self.completed += 1
 
     def _run(self) -> None:
         while not self._stop.is_set():
