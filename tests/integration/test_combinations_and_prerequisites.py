@@ -108,6 +108,36 @@ def test_a_combination_with_a_prerequisite_is_awarded_live_with_the_latest_membe
     ]
 
 
+def test_an_any_of_takes_its_prerequisites_date_when_both_fall_due_in_one_drain(
+    db: Database, org: Org
+) -> None:
+    # Given "any_of: 3 activities, or the bronze visits tier (2 activities)", both defined before history
+    define(db, org, "visits", TIERS)
+    define(
+        db,
+        org,
+        "either",
+        {
+            "type": "any_of",
+            "schema_version": 1,
+            "criteria": [
+                {"type": "threshold", "schema_version": 1, "threshold": 3},
+                {"type": "requires_badge", "schema_version": 1, "badge_key": "visits", "level": 1},
+            ],
+        },
+    )
+    drain_outbox(db, NOW)
+    # When three activities are drained at once (bronze on the 2nd, 5 Nov; the threshold on 9 Nov)
+    for day in (3, 5, 9):
+        add_activity(db, org.id, org.mentor, date(2026, 11, day))
+    drain_outbox(db, NOW)
+    # Then the combination counts bronze as held in the same pass: the earlier member's date, as
+    # reconcile would give it (assessed before bronze's award, it took 9 Nov and kept it)
+    got = awards(db, org)
+    assert got[("visits", org.mentor, 1)] == (date(2026, 11, 5), "evaluation")
+    assert got[("either", org.mentor, 1)] == (date(2026, 11, 5), "evaluation")
+
+
 def test_revoking_the_prerequisite_never_revokes_the_dependent_badge(db: Database, org: Org) -> None:
     define(db, org, "visits", TIERS)
     define(db, org, "mentor-of-the-year", MENTOR_OF_THE_YEAR)

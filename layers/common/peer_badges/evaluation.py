@@ -36,6 +36,7 @@ from peer_badges.criteria.facts import (
     streak_key,
     week_start,
 )
+from peer_badges.criteria.prerequisite import prerequisites_first
 from peer_badges.models import (
     AssignmentCount,
     BadgeDefinition,
@@ -247,14 +248,29 @@ def required_facts(
 def evaluate(
     facts: MentorFacts, definitions: Iterable[BadgeDefinition], earned: Iterable[EarnedLevel], today: date
 ) -> Evaluation:
-    """Progress for every live definition and level, and every level due: met, never awarded."""
-    progress = []
+    """Progress for every live definition and level, and every level due: met, never awarded.
+
+    Prerequisites are assessed first, and a level that falls due counts as held for the badges that
+    require it, with its own ``earned_at``: one pass awards a chain with the dates reconcile gives
+    it (an ``any_of`` whose prerequisite member came first takes that earlier date)."""
+    definitions = list(definitions)
+    position = {definition.id: index for index, definition in enumerate(definitions)}
+    assessed: list[tuple[int, BadgeProgress]] = []
     due = []
-    for definition, state, record, item in _walk(facts, definitions, earned, today):
-        progress.append(item)
-        if state.met and record is None:
-            due.append(_due(definition, state))
-    return Evaluation(progress=tuple(progress), due=tuple(due))
+    for definition in prerequisites_first(definitions):
+        for _, state, record, item in _walk(facts, [definition], earned, today):
+            assessed.append((position[definition.id], item))
+            if state.met and record is None:
+                due.append(_due(definition, state))
+                facts = _now_held(facts, definition.key, state.level, due[-1].earned_at)
+    progress = tuple(item for _, item in sorted(assessed, key=lambda pair: pair[0]))
+    return Evaluation(progress=progress, due=tuple(due))
+
+
+def _now_held(facts: MentorFacts, key: str, level: int, earned_at: date) -> MentorFacts:
+    """``facts`` with a level about to be awarded counted as held by the badges requiring ``key``."""
+    levels = {**facts.held_badges.get(key, {}), level: earned_at}
+    return facts.model_copy(update={"held_badges": {**facts.held_badges, key: levels}})
 
 
 def honorar_status(
