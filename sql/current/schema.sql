@@ -40,6 +40,34 @@ CREATE TYPE public.mentor_key AS (
 );
 
 --
+-- Name: mentor_stats_row; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.mentor_stats_row AS (
+	timezone text,
+	today date,
+	peer_mentor_id uuid,
+	is_member boolean,
+	has_snapshot boolean,
+	total_count integer,
+	by_type jsonb,
+	minutes_by_type jsonb,
+	total_minutes bigint,
+	first_activity_date date,
+	last_activity_date date,
+	last_active_week date,
+	latest_run_weeks integer,
+	longest_streak_weeks integer,
+	updated_at timestamp with time zone,
+	training json,
+	future json,
+	last_counted_date date,
+	default_runs json,
+	paused_this_week boolean,
+	payouts json
+);
+
+--
 -- Name: invoke(text, json, text, text, text, json, character varying); Type: FUNCTION; Schema: aws_lambda; Owner: -
 --
 
@@ -621,6 +649,20 @@ END;
 $$;
 
 --
+-- Name: caller_access(uuid, uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.caller_access(p_org_id uuid, p_user_id uuid, p_mentor_id uuid) RETURNS TABLE(roles text[], assigned boolean)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT coalesce((SELECT array_agg(m.role ORDER BY m.role) FROM org_members AS m
+                      WHERE m.org_id = p_org_id AND m.user_id = p_user_id), '{}'::text[]),
+           EXISTS (SELECT 1 FROM coordinator_assignments AS ca
+                    WHERE ca.org_id = p_org_id AND ca.coordinator_id = p_user_id
+                      AND ca.peer_mentor_id = p_mentor_id)
+$$;
+
+--
 -- Name: cancel_payout_of_revoked_badge(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1145,14 +1187,40 @@ CREATE FUNCTION public.mentor_stats_drift(p_org_id uuid) RETURNS TABLE(peer_ment
 $$;
 
 --
+-- Name: mentor_stats_for_caller(uuid, uuid, uuid, date, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mentor_stats_for_caller(p_org_id uuid, p_caller uuid, p_mentor_id uuid, p_today date, p_now timestamp with time zone) RETURNS TABLE(roles text[], assigned boolean, definitions_version bigint, stats public.mentor_stats_row)
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    RETURN QUERY
+    SELECT a.roles, a.assigned, org_definitions_version(p_org_id),
+           (SELECT r FROM mentor_stats_read_one(p_org_id, p_mentor_id, p_today, p_now) AS r)
+      FROM caller_access(p_org_id, p_caller, p_mentor_id) AS a;
+END;
+$$;
+
+--
 -- Name: mentor_stats_read(uuid, uuid[], date, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.mentor_stats_read(p_org_id uuid, p_mentor_ids uuid[], p_today date, p_now timestamp with time zone) RETURNS TABLE(timezone text, today date, peer_mentor_id uuid, is_member boolean, has_snapshot boolean, total_count integer, by_type jsonb, minutes_by_type jsonb, total_minutes bigint, first_activity_date date, last_activity_date date, last_active_week date, latest_run_weeks integer, longest_streak_weeks integer, updated_at timestamp with time zone, training json, future json, last_counted_date date, default_runs json, paused_this_week boolean)
-    LANGUAGE plpgsql STABLE
-    SET plan_cache_mode TO 'force_generic_plan'
+CREATE FUNCTION public.mentor_stats_read(p_org_id uuid, p_mentor_ids uuid[], p_today date, p_now timestamp with time zone) RETURNS SETOF public.mentor_stats_row
+    LANGUAGE sql STABLE
     AS $$
-#variable_conflict use_column
+    SELECT r.*
+      FROM unnest(p_mentor_ids) AS m(id)
+     CROSS JOIN LATERAL mentor_stats_read_one(p_org_id, m.id, p_today, p_now) AS r
+     ORDER BY m.id
+$$;
+
+--
+-- Name: mentor_stats_read_one(uuid, uuid, date, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.mentor_stats_read_one(p_org_id uuid, p_mentor_id uuid, p_today date, p_now timestamp with time zone) RETURNS SETOF public.mentor_stats_row
+    LANGUAGE plpgsql STABLE
+    AS $$
 BEGIN
     RETURN QUERY
     WITH c AS (
@@ -1161,8 +1229,8 @@ BEGIN
         CROSS JOIN LATERAL (SELECT coalesce(p_today, (p_now AT TIME ZONE o.timezone)::date) AS today) AS t
         WHERE o.id = p_org_id
     )
-    SELECT c.timezone, c.today, m.id,
-           EXISTS (SELECT 1 FROM org_members AS om WHERE om.org_id = c.org_id AND om.user_id = m.id),
+    SELECT c.timezone, c.today, p_mentor_id,
+           EXISTS (SELECT 1 FROM org_members AS om WHERE om.org_id = c.org_id AND om.user_id = p_mentor_id),
            s.peer_mentor_id IS NOT NULL,
            s.total_count, s.by_type, s.minutes_by_type, s.total_minutes, s.first_activity_date, s.last_activity_date,
            s.last_active_week, s.latest_run_weeks, s.longest_streak_weeks, s.updated_at,
@@ -1170,41 +1238,47 @@ BEGIN
                                               'expires_at', t.expires_at)
                             ORDER BY t.completed_at, t.training_code, t.id)
             FROM training_completions AS t
-            WHERE t.org_id = c.org_id AND t.peer_mentor_id = m.id),
+            WHERE t.org_id = c.org_id AND t.peer_mentor_id = p_mentor_id),
            CASE WHEN s.last_activity_date > c.today THEN (
                SELECT json_agg(json_build_object('activity_type', f.activity_type, 'activity_date', f.activity_date,
                                                  'n', f.n, 'minutes', f.minutes))
                FROM (SELECT a.activity_type, a.activity_date, count(*) AS n,
                             coalesce(sum(a.duration_minutes), 0) AS minutes
                      FROM counted_activities AS a
-                     WHERE a.peer_mentor_id = m.id AND a.activity_date > c.today
+                     WHERE a.peer_mentor_id = p_mentor_id AND a.activity_date > c.today
                        AND a.org_id = c.org_id
                      GROUP BY 1, 2) AS f
            ) END,
            CASE WHEN s.last_activity_date > c.today THEN (
                SELECT max(a.activity_date) FROM counted_activities AS a
-               WHERE a.peer_mentor_id = m.id AND a.activity_date <= c.today
+               WHERE a.peer_mentor_id = p_mentor_id AND a.activity_date <= c.today
                  AND a.org_id = c.org_id
            ) END,
-           CASE WHEN s.last_active_week > c.this_week
-                     OR EXISTS (SELECT 1 FROM streak_pauses AS p
-                                 WHERE p.org_id = c.org_id AND (p.peer_mentor_id IS NULL OR p.peer_mentor_id = m.id)
-                                   AND p.starts_on <= c.this_week + 6) THEN (
+           CASE WHEN s.last_active_week > c.this_week OR coalesce(p.any_pause, false) THEN (
                SELECT coalesce(json_agg(json_build_object('start_week', r.start_week, 'weeks', r.weeks,
                                                           'end_week', r.end_week, 'qualifying', r.qualifying)
                                         ORDER BY r.start_week), '[]'::json)
-               FROM mentor_week_runs(c.org_id, m.id, c.this_week, NULL, 1) AS r
+               FROM mentor_week_runs(c.org_id, p_mentor_id, c.this_week, NULL, 1) AS r
            ) END,
-           EXISTS (SELECT 1 FROM streak_pauses AS p
-                    WHERE p.org_id = c.org_id AND (p.peer_mentor_id IS NULL OR p.peer_mentor_id = m.id)
-                      AND p.starts_on <= c.this_week + 6 AND p.ends_on >= c.this_week)
+           coalesce(p.this_week, false),
+           (SELECT json_agg(json_build_object('id', h.id, 'badge_definition_id', h.badge_definition_id,
+                                              'level', h.level, 'threshold', h.threshold,
+                                              'amount_nok', h.amount_nok, 'earned_at', h.earned_at,
+                                              'income_year', h.income_year, 'status', h.status,
+                                              'approved_at', h.approved_at, 'paid_at', h.paid_at)
+                            ORDER BY h.earned_at, h.level, h.id)
+            FROM honorar_payouts AS h
+            WHERE h.org_id = c.org_id AND h.peer_mentor_id = p_mentor_id)
     FROM c
-    CROSS JOIN unnest(p_mentor_ids) AS m(id)
-    -- One primary-key probe per mentor, whatever the generic plan guesses about the array's size
-    -- (LIMIT keeps the planner from flattening this into a join over the whole table).
-    LEFT JOIN LATERAL (SELECT * FROM mentor_stats AS ms
-                       WHERE ms.org_id = c.org_id AND ms.peer_mentor_id = m.id LIMIT 1) AS s ON true
-    ORDER BY m.id;
+    LEFT JOIN mentor_stats AS s ON s.org_id = c.org_id AND s.peer_mentor_id = p_mentor_id
+    -- Pauses that reach into this week or earlier: any of them (the snapshot cannot tell the streak),
+    -- and whether one covers this week. One scan of the mentor's and the org's pauses.
+    LEFT JOIN LATERAL (SELECT true AS any_pause, bool_or(sp.ends_on >= c.this_week) AS this_week
+                         FROM streak_pauses AS sp
+                        WHERE sp.org_id = c.org_id
+                          AND (sp.peer_mentor_id IS NULL OR sp.peer_mentor_id = p_mentor_id)
+                          AND sp.starts_on <= c.this_week + 6
+                       HAVING count(*) > 0) AS p ON true;
 END;
 $$;
 
@@ -1253,6 +1327,16 @@ BEGIN
     END IF;
     RETURN NULL;
 END;
+$$;
+
+--
+-- Name: org_definitions_version(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.org_definitions_version(p_org_id uuid) RETURNS bigint
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT coalesce((SELECT v.version FROM org_definition_versions AS v WHERE v.org_id = p_org_id), 0)
 $$;
 
 --

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
-from peer_badges import payouts, stats
+from peer_badges import stats
 from peer_badges.api import cacheable_response, caller_id, documented_responses, request_time
 from peer_badges.api_docs import STATISTICS
 from peer_badges.auth import (
@@ -81,7 +81,7 @@ def get_mentor_stats(org_id: UUID, mentor_id: UUID, if_none_match: IfNoneMatch =
         lambda version: cached_org_definitions(db, org_id, version),
     )
     require_reader_of(read.access, mentor_id)
-    return cacheable_response(payouts.with_payouts(db, read.stats()), if_none_match)
+    return cacheable_response(read.stats(), if_none_match)
 
 
 @router.get(

@@ -51,15 +51,9 @@ class Access:
         return COORDINATOR in self.roles
 
 
-# The caller's roles in the org and whether they coordinate the mentor; other reads embed it.
-ACCESS_COLUMNS = """
-    COALESCE((SELECT array_agg(role ORDER BY role) FROM org_members
-              WHERE org_id = :org_id AND user_id = :user_id), '{}'::text[]) AS roles,
-    EXISTS (SELECT 1 FROM coordinator_assignments
-            WHERE org_id = :org_id AND coordinator_id = :user_id
-              AND peer_mentor_id = CAST(:mentor_id AS uuid)) AS assigned
-"""
-_ACCESS_SQL = "SELECT" + ACCESS_COLUMNS
+# The caller's roles in the org and whether they coordinate the mentor (caller_access, sql/021; the
+# stats read calls it in the same statement).
+_ACCESS_SQL = "SELECT * FROM caller_access(:org_id, :user_id, CAST(:mentor_id AS uuid))"
 
 
 def load_access(db: Queryable, org_id: UUID, user_id: UUID, mentor_id: UUID | None = None) -> Access:

@@ -12,12 +12,14 @@ import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlparse
 
 import pg8000.core
 import pg8000.native
+from pg8000 import converters
 from pg8000.converters import make_params
 from pg8000.exceptions import DatabaseError, InterfaceError
 
@@ -144,14 +146,46 @@ def params_from_settings(settings: Settings) -> ConnectParams:
 _to_statement = lru_cache(maxsize=1024)(pg8000.native.to_statement)
 
 
+def _date_in(text: str) -> Any:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:  # infinity, BC, beyond year 9999: pg8000's own answer
+        return converters.date_in(text)
+
+
+def _timestamp_in(text: str) -> Any:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return converters.timestamp_in(text)
+
+
+def _timestamptz_in(text: str) -> Any:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return converters.timestamptz_in(text)
+
+
+# pg8000 parses dates and timestamps with strptime (5-9 µs each; a stats row has five or more);
+# the server sends ISO 8601 (DateStyle ISO), which the C fromisoformat reads in 0.1-0.2 µs.
+_FAST_IN = {1082: _date_in, 1114: _timestamp_in, 1184: _timestamptz_in}
+
+
 class _Connection(pg8000.native.Connection):
-    """pg8000's native connection with two latency fixes for parameterised statements.
+    """pg8000's native connection with latency fixes: dates and timestamps parsed in C (``_FAST_IN``),
+    and for parameterised statements:
 
     Placeholders are parsed once per statement text, and Parse/Describe/Bind/Execute/Sync go out in
     ONE write, so a statement costs one network round trip instead of pg8000's three. The server
     answers in protocol order (row description before data rows), which is all the reader needs.
     Relies on pg8000.core internals of the pinned version (layers/common/requirements.txt).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for oid, parse in _FAST_IN.items():
+            self.register_in_adapter(oid, parse)
 
     def run(self, sql: str, stream: Any = None, types: Any = None, **params: Any) -> Any:
         if not params or stream is not None or types is not None:

@@ -132,7 +132,7 @@ class HonorarMilestone(Record):
     thresholds_met: tuple[int, ...] = ()
     next_threshold: int | None = None
     remaining_to_next: NonNegative | None = None
-    payouts: tuple[PayoutSummary, ...] = ()  # filled by peer_badges.payouts.with_payouts
+    payouts: tuple[PayoutSummary, ...] = ()  # the mentor's own, read with the stats (sql/021)
 
 
 class PeerMentorStats(Record):

@@ -29,8 +29,6 @@ from peer_badges.models import (
     OrgSettingsPatch,
     Page,
     PayoutStatus,
-    PayoutSummary,
-    PeerMentorStats,
 )
 
 Action = Literal["approve", "pay", "cancel"]
@@ -116,13 +114,6 @@ _TRANSITION_SQL = (
     "SELECT outcome, payout FROM transition_honorar_payout("
     ":org_id, :payout_id, :action, :actor, :reference, :reason, :correlation_id)"
 )
-
-_SUMMARY_SQL = """
-SELECT id, badge_definition_id, level, threshold, amount_nok, earned_at, income_year, status, approved_at, paid_at
-  FROM honorar_payouts
- WHERE org_id = :org_id AND peer_mentor_id = :mentor_id
- ORDER BY earned_at, level, id
-"""
 
 _SETTINGS_SQL = "SELECT honorar_tax_free_limit_nok(:org_id) AS honorar_tax_free_limit_nok"
 
@@ -229,15 +220,6 @@ def _cell(value: Any) -> str | int:
     text = str(value)
     # Free text (references, reasons) starting like a formula would be evaluated by a spreadsheet.
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def with_payouts(db: Database, stats: PeerMentorStats) -> PeerMentorStats:
-    """The mentor's stats with their payouts (status and amounts) in the `honorar` block."""
-    rows = db.query(_SUMMARY_SQL, org_id=stats.org_id, mentor_id=stats.peer_mentor_id)
-    if not rows:
-        return stats
-    payouts = tuple(PayoutSummary.model_validate(row) for row in rows)
-    return stats.model_copy(update={"honorar": stats.honorar.model_copy(update={"payouts": payouts})})
 
 
 # --- transitions -------------------------------------------------------------------------

@@ -34,9 +34,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from peer_badges.auth import ACCESS_COLUMNS, Access, access_from_row
+from peer_badges.auth import Access, access_from_row
 from peer_badges.db import Json, Queryable, Row
-from peer_badges.definitions_cache import VERSION_COLUMN
 from peer_badges.errors import BadRequest, NotFound
 from peer_badges.evaluation import (
     CountFact,
@@ -57,6 +56,7 @@ from peer_badges.models import (
     HonorarMilestone,
     MilestoneStatus,
     Page,
+    PayoutSummary,
     PeerMentorStats,
     StreakData,
     TrainingCompletion,
@@ -73,27 +73,25 @@ Today = date | datetime
 
 
 # --- SQL ---------------------------------------------------------------------------------
-# The statements live in sql/002_stats.sql (mentor_stats_read, mentor_facts_read) so each connection
-# plans them once; these are the calls.
+# The statements live in SQL functions (mentor_stats_read_one and mentor_stats_read, sql/021;
+# mentor_facts_read, sql/019) so each connection plans them once; these are the calls.
 
 _STATS_ONE = """
-SELECT * FROM mentor_stats_read(:org_id, ARRAY[CAST(:mentor_id AS uuid)], CAST(:today AS date),
-                                CAST(:now AS timestamptz))
+SELECT * FROM mentor_stats_read_one(:org_id, CAST(:mentor_id AS uuid), CAST(:today AS date),
+                                    CAST(:now AS timestamptz))
 """
 
-# What GET …/stats needs in one round trip: the caller's access, the definitions version for the
-# cache check, and the mentor's stats row (read alongside; discarded unless access allows it).
-_STATS_WITH_ACCESS = f"""
-SELECT {ACCESS_COLUMNS.strip()},
-       {VERSION_COLUMN} AS definitions_version,
-       s.*
-  FROM (SELECT 1) AS one
-  LEFT JOIN LATERAL mentor_stats_read(:org_id, ARRAY[CAST(:mentor_id AS uuid)], CAST(:today AS date),
-                                      CAST(:now AS timestamptz)) AS s ON true
+# What GET …/stats needs in one round trip and one cached plan (mentor_stats_for_caller, sql/021): the
+# caller's access, the definitions version for the cache check, and the mentor's stats row (read
+# alongside; discarded unless access allows it).
+_STATS_WITH_ACCESS = """
+SELECT a.roles, a.assigned, a.definitions_version, (a.stats).*
+  FROM mentor_stats_for_caller(:org_id, :user_id, CAST(:mentor_id AS uuid), CAST(:today AS date),
+                               CAST(:now AS timestamptz)) AS a
 """
 
 _FACTS_ONE = """
-SELECT * FROM mentor_stats_read(:org_id, ARRAY[CAST(:mentor_id AS uuid)], CAST(:today AS date), NULL)
+SELECT * FROM mentor_stats_read_one(:org_id, CAST(:mentor_id AS uuid), CAST(:today AS date), NULL)
 CROSS JOIN mentor_facts_read(:org_id, :mentor_id, CAST(:today AS date), :need_year, CAST(:windows AS jsonb),
                              CAST(:crossings AS jsonb), CAST(:streaks AS jsonb))
 """
@@ -262,11 +260,12 @@ def _stats(row: Row, org_id: UUID, definitions: Iterable[BadgeDefinition] | None
     training = TrainingStatus(
         completed=tuple(TrainingCompletion.model_validate(item) for item in row["training"] or ())
     )
-    honorar = (
-        honorar_status(assignment_count, definitions, minutes_by_type, minutes)
-        if definitions is not None
-        else HonorarMilestone()
-    )
+    honorar = HonorarMilestone()
+    if definitions is not None:
+        honorar = honorar_status(assignment_count, definitions, minutes_by_type, minutes)
+        if row.get("payouts"):
+            payouts = tuple(PayoutSummary.model_validate(item) for item in row["payouts"])
+            honorar = honorar.model_copy(update={"payouts": payouts})
     return PeerMentorStats(
         peer_mentor_id=row["peer_mentor_id"],
         org_id=org_id,
@@ -344,7 +343,7 @@ def read_mentor_stats(
     row = db.query_one(
         _STATS_WITH_ACCESS, org_id=org_id, user_id=caller, mentor_id=mentor_id, **_clock(today)
     )
-    assert row is not None  # SELECT ... FROM (SELECT 1) always returns a row
+    assert row is not None  # caller_access always answers one row
     return MentorStatsRead(
         access=access_from_row(org_id, caller, row["roles"], row["assigned"]),
         row=row,
