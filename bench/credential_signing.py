@@ -38,6 +38,7 @@ def main() -> None:
         "name": "Oppdrag",
         "description": "",
         "icon": "https://cdn.example.org/star.svg",
+        "icon_alt": "A gold star",
         "org_name": "Norges Handikapforbund",
         "timezone": "Europe/Oslo",
         "list_id": 0,
