@@ -46,7 +46,7 @@ def run(bench: Bench) -> None:
                     ours,
                     "bare PK lookup of mentor_stats",
                     baseline,
-                    Target("ratio_max", 3),
+                    Target("ratio_max", 2.5),
                     note="one statement: access, definitions version and stats together",
                 )
             )
