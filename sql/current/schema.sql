@@ -1190,13 +1190,13 @@ $$;
 -- Name: mentor_stats_for_caller(uuid, uuid, uuid, date, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.mentor_stats_for_caller(p_org_id uuid, p_caller uuid, p_mentor_id uuid, p_today date, p_now timestamp with time zone) RETURNS TABLE(roles text[], assigned boolean, definitions_version bigint, stats public.mentor_stats_row)
+CREATE FUNCTION public.mentor_stats_for_caller(p_org_id uuid, p_caller uuid, p_mentor_id uuid, p_today date, p_now timestamp with time zone) RETURNS TABLE(roles text[], assigned boolean, definitions_version bigint, stats json)
     LANGUAGE plpgsql STABLE
     AS $$
 BEGIN
     RETURN QUERY
     SELECT a.roles, a.assigned, org_definitions_version(p_org_id),
-           (SELECT r FROM mentor_stats_read_one(p_org_id, p_mentor_id, p_today, p_now) AS r)
+           (SELECT to_json(r) FROM mentor_stats_read_one(p_org_id, p_mentor_id, p_today, p_now) AS r)
       FROM caller_access(p_org_id, p_caller, p_mentor_id) AS a;
 END;
 $$;

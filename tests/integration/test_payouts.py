@@ -666,6 +666,18 @@ def test_a_mentor_sees_their_own_payouts_in_the_stats_honorar_block(db: Database
     ]
 
 
+def test_the_overview_shows_each_mentors_payouts_to_an_admin(db: Database, org: Org) -> None:
+    definition = make_definition(db, org.id)
+    payout_id = payout_of(db, earn(db, org, definition, 1).badge.id)["id"]
+    other = new_payout(db, org, mentor=org.other_mentor)
+    event = api_event("GET", f"/orgs/{org.id}/mentor-stats", sub=org.admin)
+    reply = invoke(get_stats.handler.lambda_handler, event)
+    assert reply.status == 200, reply.body
+    shown = {item["peer_mentor_id"]: item["honorar"]["payouts"] for item in reply.body["items"]}
+    assert [p["id"] for p in shown[str(org.mentor)]] == [str(payout_id)]
+    assert [p["id"] for p in shown[str(org.other_mentor)]] == [str(other)]
+
+
 # --- amounts_nok on definitions -----------------------------------------------------------------------
 
 

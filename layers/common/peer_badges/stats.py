@@ -82,10 +82,10 @@ SELECT * FROM mentor_stats_read_one(:org_id, CAST(:mentor_id AS uuid), CAST(:tod
 """
 
 # What GET …/stats needs in one round trip and one cached plan (mentor_stats_for_caller, sql/021): the
-# caller's access, the definitions version for the cache check, and the mentor's stats row (read
-# alongside; discarded unless access allows it).
+# caller's access, the definitions version for the cache check, and the mentor's stats row as one JSON
+# object (read alongside; discarded unless access allows it).
 _STATS_WITH_ACCESS = """
-SELECT a.roles, a.assigned, a.definitions_version, (a.stats).*
+SELECT a.roles, a.assigned, a.definitions_version, a.stats
   FROM mentor_stats_for_caller(:org_id, :user_id, CAST(:mentor_id AS uuid), CAST(:today AS date),
                                CAST(:now AS timestamptz)) AS a
 """
@@ -324,9 +324,26 @@ class MentorStatsRead:
 
     def stats(self) -> PeerMentorStats:
         """The stats; 404 for someone neither a member nor with recorded data."""
-        if self.row["peer_mentor_id"] is None or _is_unknown(self.row):
+        if self.row["stats"] is None:  # no such organisation
             raise _not_found(self.mentor_id)
-        return _stats(self.row, self.org_id, self.definitions(int(self.row["definitions_version"])))
+        row = _typed(self.row["stats"])
+        if _is_unknown(row):
+            raise _not_found(self.mentor_id)
+        return _stats(row, self.org_id, self.definitions(int(self.row["definitions_version"])))
+
+
+_DATE_FIELDS = ("today", "first_activity_date", "last_activity_date", "last_active_week", "last_counted_date")
+
+
+def _typed(row: dict[str, Any]) -> dict[str, Any]:
+    """A stats row sent as JSON with its dates and ``updated_at`` as Python values again."""
+    typed = dict(row)
+    for field in _DATE_FIELDS:
+        if typed.get(field) is not None:
+            typed[field] = date.fromisoformat(typed[field])
+    if typed.get("updated_at") is not None:
+        typed["updated_at"] = datetime.fromisoformat(typed["updated_at"])
+    return typed
 
 
 def read_mentor_stats(
