@@ -138,13 +138,6 @@ AS $$
                       AND ca.peer_mentor_id = p_mentor_id)
 $$;
 
--- The version of the organisation's definitions (0 before the first), for the definitions cache.
-CREATE FUNCTION org_definitions_version(p_org_id uuid) RETURNS bigint
-LANGUAGE sql STABLE
-AS $$
-    SELECT coalesce((SELECT v.version FROM org_definition_versions AS v WHERE v.org_id = p_org_id), 0)
-$$;
-
 -- GET …/stats in one call with one cached plan: the caller's access, the definitions version (for the
 -- cache check) and the mentor's stats row as one JSON object (NULL when the org is unknown; one column
 -- instead of 22 halves the client's decoding). The handler authorises with the access before it uses
@@ -156,11 +149,13 @@ LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
     RETURN QUERY
-    SELECT a.roles, a.assigned, org_definitions_version(p_org_id),
+    -- the definitions version as definitions_cache.VERSION_COLUMN reads it (0 before the first); a
+    -- SQL function holding it would cost more than the lookup (it is not inlined, so re-planned per call)
+    SELECT a.roles, a.assigned, coalesce((SELECT v.version FROM org_definition_versions AS v WHERE v.org_id = p_org_id), 0),
            (SELECT to_json(r) FROM mentor_stats_read_one(p_org_id, p_mentor_id, p_today, p_now) AS r)
       FROM caller_access(p_org_id, p_caller, p_mentor_id) AS a;
 END;
 $$;
 
-GRANT EXECUTE ON FUNCTION caller_access(uuid, uuid, uuid), org_definitions_version(uuid),
+GRANT EXECUTE ON FUNCTION caller_access(uuid, uuid, uuid),
     mentor_stats_for_caller(uuid, uuid, uuid, date, timestamptz) TO peer_badges_app;

@@ -1195,7 +1195,9 @@ CREATE FUNCTION public.mentor_stats_for_caller(p_org_id uuid, p_caller uuid, p_m
     AS $$
 BEGIN
     RETURN QUERY
-    SELECT a.roles, a.assigned, org_definitions_version(p_org_id),
+    -- the definitions version as definitions_cache.VERSION_COLUMN reads it (0 before the first); a
+    -- SQL function holding it would cost more than the lookup (it is not inlined, so re-planned per call)
+    SELECT a.roles, a.assigned, coalesce((SELECT v.version FROM org_definition_versions AS v WHERE v.org_id = p_org_id), 0),
            (SELECT to_json(r) FROM mentor_stats_read_one(p_org_id, p_mentor_id, p_today, p_now) AS r)
       FROM caller_access(p_org_id, p_caller, p_mentor_id) AS a;
 END;
@@ -1327,16 +1329,6 @@ BEGIN
     END IF;
     RETURN NULL;
 END;
-$$;
-
---
--- Name: org_definitions_version(uuid); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.org_definitions_version(p_org_id uuid) RETURNS bigint
-    LANGUAGE sql STABLE
-    AS $$
-    SELECT coalesce((SELECT v.version FROM org_definition_versions AS v WHERE v.org_id = p_org_id), 0)
 $$;
 
 --

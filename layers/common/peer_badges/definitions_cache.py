@@ -76,7 +76,8 @@ def definitions_from_rows(rows: list[Row]) -> list[BadgeDefinition]:
 
 _VERSION_SQL = "SELECT version FROM org_definition_versions WHERE org_id = :org_id"
 # For reads that fold the version check into their own statement.
-VERSION_COLUMN = "org_definitions_version(:org_id)"  # sql/021
+# (mentor_stats_for_caller, sql/021, reads it the same way for GET …/stats.)
+VERSION_COLUMN = "COALESCE((SELECT version FROM org_definition_versions WHERE org_id = :org_id), 0)"
 
 # One statement, so the version and the list come from the same snapshot.
 _LOAD_SQL = f"""
