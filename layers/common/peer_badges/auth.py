@@ -7,11 +7,11 @@ never reveals whether a mentor exists.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 from uuid import UUID
 
 from pydantic import TypeAdapter, ValidationError
 
+from peer_badges.db import Queryable
 from peer_badges.errors import Forbidden
 
 PEER_MENTOR = "peer_mentor"
@@ -21,12 +21,6 @@ ORG_ADMIN = "org_admin"
 _UUID = TypeAdapter(UUID)
 
 NOT_A_MEMBER = "You are not a member of this organisation. Ask an organisation admin to add you."
-
-
-class Queryable(Protocol):
-    def query(self, sql: str, **params: object) -> list[dict[str, object]]: ...
-
-    def query_one(self, sql: str, **params: object) -> dict[str, object] | None: ...
 
 
 @dataclass(frozen=True)

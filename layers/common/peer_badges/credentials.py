@@ -22,12 +22,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote, urlsplit
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from peer_badges import data_integrity, narrative
+from peer_badges.db import Queryable
 from peer_badges.errors import AppError, Conflict, NotFound
 from peer_badges.keys import Keyring, SigningKey, load_keyring
 from peer_badges.settings import Settings
@@ -44,10 +45,6 @@ PROFILE_CONTEXT = [*CREDENTIAL_CONTEXT, data_integrity.DID_V1_CONTEXT, data_inte
 class CredentialsNotConfigured(AppError):
     status = 503
     code = "credentials_not_configured"
-
-
-class Queryable(Protocol):
-    def query_one(self, sql: str, **params: object) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from peer_badges.db import Database, Transaction, get_database
 
 QueueName = Literal["evaluation", "event", "definition_backfill"]
 QUEUES: tuple[QueueName, ...] = ("evaluation", "event", "definition_backfill")
-Queryable = Database | Transaction
+Executor = Database | Transaction  # claims and marks write: a Queryable is not enough
 
 
 @dataclass(frozen=True)
@@ -132,21 +132,21 @@ UPDATE {t.name} SET status = 'pending', attempts = 0, available_at = now(), park
  WHERE status = 'parked' AND {org_filter}
 RETURNING id"""
 
-    def claim(self, db: Queryable, limit: int, lease: timedelta | None = None) -> list[dict[str, Any]]:
+    def claim(self, db: Executor, limit: int, lease: timedelta | None = None) -> list[dict[str, Any]]:
         """Lease up to `limit` due rows, oldest first; each row also carries `lag_s` since it was queued."""
         return db.query(self._claim_due, limit=limit, lease_s=self._lease_s(lease))
 
-    def claim_keys(self, db: Queryable, keys: Sequence[UUID | str]) -> list[dict[str, Any]]:
+    def claim_keys(self, db: Executor, keys: Sequence[UUID | str]) -> list[dict[str, Any]]:
         """Lease the due rows of these keys only (events: earned badge ids, or the event's own key for
         events without a badge; evaluations: mentor ids)."""
         return db.query(self._claim_keys, keys=[str(key) for key in keys], lease_s=self._lease_s(None))
 
-    def done(self, db: Queryable, ids: Sequence[int]) -> None:
+    def done(self, db: Executor, ids: Sequence[int]) -> None:
         if ids:
             db.query(self._done, ids=list(ids))
 
     def failed(
-        self, db: Queryable, errors: Mapping[int, str], max_attempts: int | None = None
+        self, db: Executor, errors: Mapping[int, str], max_attempts: int | None = None
     ) -> dict[int, str]:
         """Record failures (row id → reason); returns each row's new status, 'pending' or 'parked'."""
         if not errors:
@@ -162,15 +162,15 @@ RETURNING id"""
         )
         return {row["id"]: row["status"] for row in rows}
 
-    def release(self, db: Queryable, ids: Sequence[int]) -> None:
+    def release(self, db: Executor, ids: Sequence[int]) -> None:
         if ids:
             db.query(self._release, ids=list(ids))
 
-    def parked_count(self, db: Queryable, org_id: UUID | None = None) -> int:
+    def parked_count(self, db: Executor, org_id: UUID | None = None) -> int:
         row = db.query_one(self._parked_count, org=org_id)
         return int((row or {}).get("n", 0))
 
-    def retry_parked(self, db: Queryable, org_id: UUID | None = None) -> int:
+    def retry_parked(self, db: Executor, org_id: UUID | None = None) -> int:
         """Operator action: parked rows (of one org, or all) get a fresh set of attempts, due now."""
         return len(db.query(self._retry_parked, org=org_id))
 
@@ -190,12 +190,12 @@ _OUTBOXES: dict[QueueName, Outbox] = {
 }
 
 
-def parked_counts(db: Queryable, org_id: UUID | None = None) -> dict[QueueName, int]:
+def parked_counts(db: Executor, org_id: UUID | None = None) -> dict[QueueName, int]:
     return {name: outbox.parked_count(db, org_id) for name, outbox in _OUTBOXES.items()}
 
 
 def retry_parked(
-    db: Queryable, org_id: UUID | None = None, queues: Sequence[QueueName] = QUEUES
+    db: Executor, org_id: UUID | None = None, queues: Sequence[QueueName] = QUEUES
 ) -> dict[QueueName, int]:
     """The operator retry for every queue at once: how many rows of each came back."""
     return {name: _OUTBOXES[name].retry_parked(db, org_id) for name in queues}
