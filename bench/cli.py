@@ -28,8 +28,10 @@ from bench.scenarios import (  # noqa: E402
     evaluate,
     freshness,
     ingest,
+    on_read,
     outbox,
     reconcile,
+    server_read,
     stats,
     trigger,
 )
@@ -41,6 +43,8 @@ from peer_badges import db as db_module  # noqa: E402
 SCENARIOS: dict[str, Callable[[Bench], None]] = {
     "reconcile": reconcile.run,
     "stats": stats.run,
+    "on_read": on_read.run,
+    "server_read": server_read.run,
     "cold_start": cold_start.run,
     "evaluate": evaluate.run,
     "awards": awards.run,

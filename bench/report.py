@@ -67,7 +67,9 @@ def write_json(path: Path, meta: dict[str, Any], results: Sequence[Result], seri
 _STYLE = {
     "evaluate (naive recompute)": {"color": "#c0392b", "marker": "s", "linestyle": "--"},
     "evaluate (snapshot)": {"color": "#1f6fb2", "marker": "o", "linestyle": "-"},
+    "stats on read (one SQL function)": {"color": "#e67e22", "marker": "D", "linestyle": "--"},
     "get_stats handler (warm)": {"color": "#2e8b57", "marker": "^", "linestyle": "-"},
+    "our stats read (SQL)": {"color": "#8e44ad", "marker": "v", "linestyle": "-"},
     "primary-key lookup": {"color": "#888888", "marker": ".", "linestyle": ":"},
 }
 _BANDS = ("evaluate (naive recompute)", "evaluate (snapshot)")  # p95 bands; more would hide the lines

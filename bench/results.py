@@ -19,7 +19,7 @@ class Target:
 
     def text(self) -> str:
         if self.kind == "ratio_max":
-            return f"<= {self.value:g}x"
+            return f"<= {self.value:.3g}x"
         if self.kind == "ratio_band":
             return f"within {self.value:g}x"
         if self.kind == "p95_max":
