@@ -740,9 +740,11 @@ BEGIN
     SELECT id, org_id FROM new_rows ORDER BY awarded_at, id
     ON CONFLICT (earned_badge_id) DO NOTHING;
     -- Most organisations require no badge anywhere: one index probe, and nothing more to do.
-    IF EXISTS (SELECT 1 FROM badge_definitions AS d
-                WHERE d.org_id IN (SELECT n.org_id FROM new_rows AS n) AND d.required_badge_keys <> '[]'::jsonb) THEN
-        PERFORM queue_prerequisite_holders(ARRAY(SELECT n.id FROM new_rows AS n));
+    IF EXISTS (SELECT 1 FROM new_rows AS n WHERE n.source <> 'evaluation')
+       AND EXISTS (SELECT 1 FROM badge_definitions AS d
+                    WHERE d.org_id IN (SELECT n.org_id FROM new_rows AS n WHERE n.source <> 'evaluation')
+                      AND d.required_badge_keys <> '[]'::jsonb) THEN
+        PERFORM queue_prerequisite_holders(ARRAY(SELECT n.id FROM new_rows AS n WHERE n.source <> 'evaluation'));
     END IF;
     RETURN NULL;
 END;

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from peer_badges.awards import AwardCommand, AwardDefinition, award
 from peer_badges.criteria import parse_criteria
 from peer_badges.db import Database
 from peer_badges.definitions import create_definition, update_definition, validate_draft
@@ -136,6 +137,35 @@ def test_an_any_of_takes_its_prerequisites_date_when_both_fall_due_in_one_drain(
     got = awards(db, org)
     assert got[("visits", org.mentor, 1)] == (date(2026, 11, 5), "evaluation")
     assert got[("either", org.mentor, 1)] == (date(2026, 11, 5), "evaluation")
+
+
+def test_a_manual_award_of_a_prerequisite_queues_its_holder_and_a_live_evaluation_award_does_not(
+    db: Database, org: Org
+) -> None:
+    # Given "mentor of the year" requiring the visits tier, and nothing queued
+    visits = define(db, org, "visits", TIERS)
+    define(db, org, "mentor-of-the-year", MENTOR_OF_THE_YEAR)
+    db.query("UPDATE evaluation_outbox SET status = 'done'")
+    definition = AwardDefinition.of(next(d for d in cached_org_definitions(db, org.id) if d.id == visits))
+
+    def award_visits(level: int, source: str) -> None:
+        command = AwardCommand(org.id, org.mentor, definition, level, TODAY, source, awarded_by=org.admin)
+        with db.transaction() as tx:
+            assert award(tx, command).created
+
+    def queued() -> int:
+        row = db.query_one(
+            "SELECT count(*) AS n FROM evaluation_outbox WHERE peer_mentor_id = :m AND status = 'pending'",
+            m=org.mentor,
+        )
+        return int(row["n"]) if row else 0
+
+    # When an evaluation awards bronze live (it assessed the dependants in the same pass) ...
+    award_visits(1, "evaluation")
+    # Then its holder is not queued again; a manual award of silver does queue them
+    assert queued() == 0
+    award_visits(2, "manual")
+    assert queued() == 1
 
 
 def test_revoking_the_prerequisite_never_revokes_the_dependent_badge(db: Database, org: Org) -> None:
