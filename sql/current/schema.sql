@@ -517,6 +517,9 @@ CREATE TABLE public.earned_badges (
     revoked_at timestamp with time zone,
     revoked_by uuid,
     revoke_reason text,
+    status_position bigint NOT NULL,
+    list_id integer GENERATED ALWAYS AS (((status_position / 131072))::integer) STORED,
+    status_index integer GENERATED ALWAYS AS (((status_position % (131072)::bigint))::integer) STORED,
     CONSTRAINT earned_badges_definition_revision_check CHECK ((definition_revision >= 1)),
     CONSTRAINT earned_badges_level_check CHECK ((level >= 1)),
     CONSTRAINT earned_badges_note_check CHECK (((note IS NULL) OR (length(note) <= 1000))),
@@ -531,21 +534,14 @@ CREATE TABLE public.earned_badges (
 
 CREATE FUNCTION public.award_earned_badge(p_org_id uuid, p_peer_mentor_id uuid, p_badge_definition_id uuid, p_level integer, p_earned_at date, p_source text, p_awarded_by uuid, p_definition_revision integer, p_criteria_snapshot jsonb, p_note text, p_backfill boolean, p_payable boolean, p_correlation_id text, OUT created boolean, OUT badge public.earned_badges) RETURNS record
     LANGUAGE plpgsql
-    SET plan_cache_mode TO 'force_custom_plan'
-    AS $$
+    AS $_$
 DECLARE
     new_payout honorar_payouts;
 BEGIN
     PERFORM pg_advisory_xact_lock(earned_badge_lock_key(p_peer_mentor_id, p_badge_definition_id, p_level));
 
-    SELECT * INTO badge FROM earned_badges AS e
-     WHERE e.peer_mentor_id = p_peer_mentor_id AND e.badge_definition_id = p_badge_definition_id
-       AND e.level = p_level;
-    IF FOUND THEN
-        created := false;
-        RETURN;
-    END IF;
-
+    -- The unique key decides, through its index, whatever the plan cache holds: a new key inserts, an
+    -- existing one conflicts without inserting anything.
     INSERT INTO earned_badges (org_id, peer_mentor_id, badge_definition_id, level, earned_at, awarded_by,
                                source, definition_revision, criteria_snapshot, note)
     VALUES (p_org_id, p_peer_mentor_id, p_badge_definition_id, p_level, p_earned_at, p_awarded_by,
@@ -553,9 +549,10 @@ BEGIN
     ON CONFLICT (peer_mentor_id, badge_definition_id, level) DO NOTHING
     RETURNING * INTO badge;
     IF NOT FOUND THEN
-        SELECT * INTO STRICT badge FROM earned_badges AS e
-         WHERE e.peer_mentor_id = p_peer_mentor_id AND e.badge_definition_id = p_badge_definition_id
-           AND e.level = p_level;
+        -- Planned on each call (EXECUTE), so it is an index probe however the table grew.
+        EXECUTE 'SELECT * FROM earned_badges AS e
+                  WHERE e.peer_mentor_id = $1 AND e.badge_definition_id = $2 AND e.level = $3'
+           INTO STRICT badge USING p_peer_mentor_id, p_badge_definition_id, p_level;
         created := false;
         RETURN;
     END IF;
@@ -563,11 +560,11 @@ BEGIN
     INSERT INTO audit_log (org_id, actor_id, actor_kind, action, entity_type, entity_id, before, after,
                            correlation_id)
     VALUES (badge.org_id, badge.awarded_by, CASE WHEN badge.awarded_by IS NULL THEN 'system' ELSE 'user' END,
-            'badge.awarded', 'earned_badge', badge.id, NULL, to_jsonb(badge), p_correlation_id);
+            'badge.awarded', 'earned_badge', badge.id, NULL, to_jsonb(badge) - ARRAY['status_position', 'list_id', 'status_index'], p_correlation_id);
 
     INSERT INTO event_outbox (earned_badge_id, detail_type, detail)
     SELECT badge.id, detail_type,
-           to_jsonb(badge) || jsonb_build_object('backfill', p_backfill, 'payable', p_payable,
+           (to_jsonb(badge) - ARRAY['status_position', 'list_id', 'status_index']) || jsonb_build_object('backfill', p_backfill, 'payable', p_payable,
                                                  'idempotency_key', badge.id)
       FROM unnest(CASE WHEN p_payable THEN ARRAY['BadgeAwarded', 'HonorarMilestoneReached']
                        ELSE ARRAY['BadgeAwarded'] END) AS detail_type;
@@ -592,7 +589,7 @@ BEGIN
     END IF;
     created := true;
 END;
-$$;
+$_$;
 
 --
 -- Name: badge_definitions_backfill_from(); Type: FUNCTION; Schema: public; Owner: -
@@ -736,9 +733,6 @@ CREATE FUNCTION public.earned_badges_awarded() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    INSERT INTO credential_status_entries (earned_badge_id, org_id)
-    SELECT id, org_id FROM new_rows ORDER BY awarded_at, id
-    ON CONFLICT (earned_badge_id) DO NOTHING;
     -- Most organisations require no badge anywhere: one index probe, and nothing more to do.
     IF EXISTS (SELECT 1 FROM new_rows AS n WHERE n.source <> 'evaluation')
        AND EXISTS (SELECT 1 FROM badge_definitions AS d
@@ -2031,18 +2025,6 @@ CREATE VIEW public.counted_activities AS
   WHERE public.activity_counts(a.*);
 
 --
--- Name: credential_status_entries; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.credential_status_entries (
-    earned_badge_id uuid NOT NULL,
-    org_id uuid NOT NULL,
-    "position" bigint NOT NULL,
-    list_id integer GENERATED ALWAYS AS ((("position" / 131072))::integer) STORED,
-    status_index integer GENERATED ALWAYS AS ((("position" % (131072)::bigint))::integer) STORED
-);
-
---
 -- Name: credential_status_position_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -2057,7 +2039,7 @@ CREATE SEQUENCE public.credential_status_position_seq
 -- Name: credential_status_position_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
 --
 
-ALTER SEQUENCE public.credential_status_position_seq OWNED BY public.credential_status_entries."position";
+ALTER SEQUENCE public.credential_status_position_seq OWNED BY public.earned_badges.status_position;
 
 --
 -- Name: definition_backfills; Type: TABLE; Schema: public; Owner: -
@@ -2320,10 +2302,10 @@ CREATE TABLE public.training_completions (
 );
 
 --
--- Name: credential_status_entries position; Type: DEFAULT; Schema: public; Owner: -
+-- Name: earned_badges status_position; Type: DEFAULT; Schema: public; Owner: -
 --
 
-ALTER TABLE ONLY public.credential_status_entries ALTER COLUMN "position" SET DEFAULT nextval('public.credential_status_position_seq'::regclass);
+ALTER TABLE ONLY public.earned_badges ALTER COLUMN status_position SET DEFAULT nextval('public.credential_status_position_seq'::regclass);
 
 --
 -- Name: activities activities_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -2366,20 +2348,6 @@ ALTER TABLE ONLY public.badge_definitions
 
 ALTER TABLE ONLY public.coordinator_assignments
     ADD CONSTRAINT coordinator_assignments_pkey PRIMARY KEY (org_id, coordinator_id, peer_mentor_id);
-
---
--- Name: credential_status_entries credential_status_entries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.credential_status_entries
-    ADD CONSTRAINT credential_status_entries_pkey PRIMARY KEY (earned_badge_id);
-
---
--- Name: credential_status_entries credential_status_entries_position_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.credential_status_entries
-    ADD CONSTRAINT credential_status_entries_position_key UNIQUE ("position");
 
 --
 -- Name: definition_backfills definition_backfills_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -2566,12 +2534,6 @@ CREATE INDEX badge_definitions_requiring_idx ON public.badge_definitions USING b
 CREATE INDEX coordinator_assignments_mentor_idx ON public.coordinator_assignments USING btree (org_id, peer_mentor_id);
 
 --
--- Name: credential_status_entries_list; Type: INDEX; Schema: public; Owner: -
---
-
-CREATE INDEX credential_status_entries_list ON public.credential_status_entries USING btree (org_id, list_id);
-
---
 -- Name: definition_backfills_pending_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -2588,6 +2550,12 @@ CREATE INDEX earned_badges_definition_idx ON public.earned_badges USING btree (b
 --
 
 CREATE INDEX earned_badges_org_mentor_idx ON public.earned_badges USING btree (org_id, peer_mentor_id);
+
+--
+-- Name: earned_badges_status_list_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX earned_badges_status_list_idx ON public.earned_badges USING btree (org_id, list_id);
 
 --
 -- Name: evaluation_outbox_parked_idx; Type: INDEX; Schema: public; Owner: -
@@ -2825,13 +2793,6 @@ ALTER TABLE ONLY public.badge_definitions
 
 ALTER TABLE ONLY public.coordinator_assignments
     ADD CONSTRAINT coordinator_assignments_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organizations(id) ON DELETE CASCADE;
-
---
--- Name: credential_status_entries credential_status_entries_earned_badge_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.credential_status_entries
-    ADD CONSTRAINT credential_status_entries_earned_badge_id_fkey FOREIGN KEY (earned_badge_id) REFERENCES public.earned_badges(id) ON DELETE CASCADE;
 
 --
 -- Name: earned_badges earned_badges_definition_fk; Type: FK CONSTRAINT; Schema: public; Owner: -

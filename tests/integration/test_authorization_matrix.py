@@ -319,9 +319,7 @@ def world(shared_db: Database) -> World:
         add_activity(db, members_org.id, members_org.mentor, date(2025, 3, 3))
     earned_under = _definition(db, org.id, "first-activity", THRESHOLD_1)
     earned_badge = _earned(db, org, earned_under)
-    entry = db.query_one(
-        "SELECT list_id FROM credential_status_entries WHERE earned_badge_id = :id", id=earned_badge
-    )
+    entry = db.query_one("SELECT list_id FROM earned_badges WHERE id = :id", id=earned_badge)
     assert entry is not None
     return World(
         org=org,

@@ -119,6 +119,8 @@ def test_a_new_award_records_the_badge_its_audit_entry_and_one_event(db: Databas
     )
     assert detail["idempotency_key"] == str(badge.id) == detail["id"]
     assert events[0]["published_at"] is None
+    # And the badge's credential status position stays in the table, out of the event and the audit
+    assert not {"status_position", "list_id", "status_index"} & (set(detail) | set(audit[0]["after"]))
 
 
 def test_a_payable_milestone_level_also_queues_honorar_milestone_reached(db: Database, org: Org) -> None:

@@ -75,7 +75,6 @@ EXPECTED_PRIVILEGES = {
     "definition_backfills": {"SELECT", "INSERT", "UPDATE"},
     "org_settings": {"SELECT", "INSERT", "UPDATE"},
     "honorar_payouts": {"SELECT", "INSERT", "UPDATE"},
-    "credential_status_entries": {"SELECT", "INSERT"},  # positions, assigned by a trigger on award
     "streak_pauses": {"SELECT", "INSERT", "DELETE"},  # created and deleted, never changed
     "schema_migrations": set(),
     # sql/012: the hourly job takes due rows; the activity trigger writes them as their owner.

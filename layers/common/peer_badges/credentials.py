@@ -259,11 +259,10 @@ _BADGE_SQL = """
 SELECT e.id, e.org_id, e.peer_mentor_id, e.badge_definition_id, e.level, e.earned_at, e.awarded_at,
        e.criteria_snapshot, e.revoked_at, d.name, d.description, d.icon, d.icon_alt,
        o.name AS org_name, o.timezone,
-       s.list_id, s.status_index
+       e.list_id, e.status_index
   FROM earned_badges AS e
   JOIN badge_definitions AS d ON d.org_id = e.org_id AND d.id = e.badge_definition_id
   JOIN organizations AS o ON o.id = e.org_id
-  JOIN credential_status_entries AS s ON s.earned_badge_id = e.id
  WHERE e.id = :earned_badge_id AND e.org_id = :org_id AND e.peer_mentor_id = :mentor_id
 """
 
@@ -277,12 +276,11 @@ SELECT id, name, description, icon, icon_alt, criteria FROM badge_definitions WH
 # changes only when a badge in it is revoked, so its validFrom is the latest revocation (or the first
 # entry's award): re-signing an unchanged list gives the same document, and the same ETag.
 _STATUS_LIST_SQL = """
-SELECT COALESCE(array_agg(s.status_index ORDER BY s.status_index) FILTER (WHERE e.revoked_at IS NOT NULL),
+SELECT COALESCE(array_agg(e.status_index ORDER BY e.status_index) FILTER (WHERE e.revoked_at IS NOT NULL),
                 '{}') AS revoked,
        GREATEST(MAX(e.revoked_at), MIN(e.awarded_at)) AS changed_at
-  FROM credential_status_entries AS s
-  JOIN earned_badges AS e ON e.id = s.earned_badge_id
-  WHERE s.org_id = :org_id AND s.list_id = :list_id
+  FROM earned_badges AS e
+ WHERE e.org_id = :org_id AND e.list_id = :list_id
 HAVING count(*) > 0
 """
 
