@@ -96,7 +96,7 @@ BEGIN
      -- The first test is cheap and rules out nearly every row: no zone is a day ahead of UTC + 1.
      WHERE n.activity_date > (now() AT TIME ZONE 'UTC')::date - 1
        AND n.activity_date > (now() AT TIME ZONE o.timezone)::date
-       AND n.status = 'approved' AND n.deleted_at IS NULL
+       AND public.activity_counts(n)
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END;
