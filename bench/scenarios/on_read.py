@@ -29,7 +29,8 @@ THEIRS_LINE = "stats on read (one SQL function)"
 TARGETS = {500: (1 / 3, ">= 3x faster"), 5000: (0.05, ">= 20x faster")}
 
 
-def _install(bench: Bench) -> None:
+def install(bench: Bench) -> None:
+    """Create the competitor in the scratch database, once."""
     exists = bench.raw.run("SELECT to_regprocedure('bench_stats_on_read(uuid, uuid, date, timestamptz)')")
     if exists[0][0] is None:
         bench.raw.run(ON_READ_DDL.read_text())
@@ -80,7 +81,7 @@ def _iso(value: Any) -> str | None:
 
 
 def run(bench: Bench) -> None:
-    _install(bench)
+    install(bench)
     org = bench.data.big.id
     operations: dict[tuple[str, int], Operation] = {}
     for size, mentor in sorted(bench.data.probes.items()):

@@ -2,7 +2,10 @@
 
 For the smallest and largest probe mentors, three custom pgbench scripts (ids as literals):
 the bare primary-key lookup of mentor_stats, mentor_stats_read_one, and the whole GET /stats
-statement (mentor_stats_for_caller, the mentor reading their own stats). Each runs as
+statement (mentor_stats_for_caller, the mentor reading their own stats). For the 500 and 5,000
+probes also the on-read competitor (bench/on_read.sql, see on_read.py) beside mentor_stats_read_one:
+the same comparison as on_read.py without the Python driver, whose fixed cost per call (the same for
+both) hides how much database time each takes. Each runs as
 `pgbench -n -M extended -T <s> -f script` (unnamed extended-protocol statements, as the handlers send
 them), one client, alternating the scripts over a few rounds so load changes hit them all. Medians
 and p95 come from pgbench's per-transaction log; pgbench's own "latency average" is in `extra`.
@@ -22,6 +25,7 @@ from uuid import UUID
 
 from bench.context import Bench, BenchError
 from bench.results import Result, Target
+from bench.scenarios import on_read
 from bench.timing import Sample
 from peer_badges.stats import _STATS_WITH_ACCESS
 
@@ -49,6 +53,7 @@ SCRIPTS = {
     "pk": "SELECT * FROM mentor_stats WHERE org_id = '{org}' AND peer_mentor_id = '{mentor}';\n",
     "read_one": "SELECT * FROM mentor_stats_read_one('{org}', '{mentor}'::uuid, NULL, now());\n",
 }
+ON_READ_SCRIPT = "SELECT * FROM bench_stats_on_read('{org}', '{mentor}'::uuid, NULL, now());\n"
 _PLACEHOLDER = re.compile(r"(?<![:\w]):([a-z_]+)")
 _AVERAGE = re.compile(r"latency average = ([0-9.]+) ms")
 
@@ -141,7 +146,9 @@ def run(bench: Bench) -> None:
         return
     sizes = sorted(bench.data.probes)
     chosen = sorted({sizes[0], sizes[-1]})
+    versus = sorted(size for size in on_read.TARGETS if size in bench.data.probes)
     org = bench.data.big.id
+    on_read.install(bench)
     env = libpq_env(bench.url)
     # Full run: 3 rounds x 6 scripts x 3 s = 54 s; --quick: 1 round x 1 s.
     rounds, seconds = (1, 1) if bench.options.quick else (3, 3)
@@ -157,6 +164,12 @@ def run(bench: Bench) -> None:
             for name, text in texts.items():
                 path = work / f"{name}_{size}.sql"
                 path.write_text(text)
+                scripts[name, size] = path
+        for size in versus:
+            mentor = bench.data.probes[size]
+            for name, text in (("read_one", SCRIPTS["read_one"]), ("on_read", ON_READ_SCRIPT)):
+                path = work / f"{name}_{size}.sql"
+                path.write_text(text.format(org=org, mentor=mentor))
                 scripts[name, size] = path
         for round_no in range(rounds):
             for key, path in scripts.items():
@@ -203,5 +216,20 @@ def run(bench: Bench) -> None:
                 **extra(("statement", size)),
                 pk_latency_average_ms=pk_average,
                 pgbench=str(pgbench),
+            )
+        )
+    for size in versus:
+        ratio, meaning = on_read.TARGETS[size]
+        bench.add(
+            Result.of(
+                f"on_read_server_{size}",
+                f"server: stats read vs on-read SQL, {size:,} activities",
+                sample(("read_one", size)),
+                "one SQL function computing the stats from activities (pgbench)",
+                sample(("on_read", size)),
+                Target("ratio_max", ratio),
+                note=f"ours {meaning}; " + note,
+                **extra(("read_one", size)),
+                on_read_latency_average_ms=round(statistics.mean(averages["on_read", size]), 4),
             )
         )
