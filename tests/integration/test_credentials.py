@@ -267,8 +267,8 @@ def test_every_award_path_gives_each_badge_its_own_status_bit(db: Database, org:
 
     # Then each has exactly one entry, and no two share a position
     rows = db.query(
-        """SELECT e.id, s.position, s.list_id, s.status_index FROM earned_badges e
-           LEFT JOIN credential_status_entries s ON s.earned_badge_id = e.id WHERE e.org_id = :org""",
+        """SELECT e.id, e.status_position AS position, e.list_id, e.status_index FROM earned_badges e
+            WHERE e.org_id = :org""",
         org=org.id,
     )
     assert len(rows) == 4 and one in {row["id"] for row in rows}
