@@ -7,36 +7,11 @@ documents stored before a type gained optional fields. Pure: no database, no clo
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from peer_badges.criteria import CriteriaInvalid, parse_criteria
-from peer_badges.wording import criteria_text
-
-
-def _count(number: int, singular: str, plural: str | None = None) -> str:
-    return f"{number} {singular if number == 1 else (plural or singular + 's')}"
-
-
-def _joined(words: Sequence[str], last: str = "and") -> str:
-    words = list(words)
-    if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + f" {last} " + words[-1]
-
-
-def _activities(criteria: Mapping[str, Any]) -> str:
-    types = criteria.get("activity_types")
-    if not types:
-        return "activities"
-    return "activities of type " + _joined([f"“{kind}”" for kind in types], "or")
-
-
-def _amount(criteria: Mapping[str, Any], number: int) -> str:
-    if criteria.get("measure") == "minutes":
-        return f"{_count(number, 'minute')} of {_activities(criteria)}"
-    kinds = _activities(criteria)
-    return f"{number} {kinds}" if number != 1 else f"1 {kinds.replace('activities', 'activity', 1)}"
+from peer_badges.wording import amount, criteria_text
 
 
 def sentence(criteria: Mapping[str, Any]) -> str:
@@ -66,6 +41,12 @@ def level_name(criteria: Mapping[str, Any], level: int) -> str | None:
     if criteria.get("type") == "milestone":
         thresholds = criteria.get("thresholds", [])
         if 0 < level <= len(thresholds):
-            return f"Milestone {level}: {_amount(criteria, int(thresholds[level - 1]))}"
+            try:
+                # (payable changes no word of the amount; hand-written documents may leave it out)
+                parsed = parse_criteria(_versioned({"payable": False, **criteria}))
+            except CriteriaInvalid:
+                return f"Level {level}"
+            # In the wording module's words, as the criteria sentence says it ("1 hour 30 minutes").
+            return f"Milestone {level}: {amount('en', parsed, int(thresholds[level - 1]))}"
         return f"Level {level}"
     return None

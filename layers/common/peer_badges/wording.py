@@ -176,6 +176,12 @@ def _amount(lang: Lang, criteria: CriteriaBase, value: int) -> str:
     return f"{noun} {_word(lang, 'of_type').format(types=_quoted(lang, types, 'or'))}" if types else noun
 
 
+def amount(lang: Lang, criteria: CriteriaBase, value: int) -> str:
+    """A target of a counting type in words (``15 activities``, ``1 hour 30 minutes of activities``),
+    for texts that name one level (an Open Badges achievement's level name)."""
+    return _amount(lang, criteria, value)
+
+
 def _measure(criteria: CriteriaBase) -> str:
     # "count" | "minutes" (SPEC 8.2); documents from before the field count activities.
     return str(getattr(criteria, "measure", "count"))
