@@ -96,6 +96,10 @@ def test_every_level_of_a_multi_level_badge_has_a_name() -> None:
         narrative.level_name({"type": "milestone", "thresholds": [3, 15]}, 1) == "Milestone 1: 3 activities"
     )
     assert narrative.level_name({"type": "threshold", "threshold": 3}, 1) is None
+    # Minutes as every other text says them (peer_badges.wording)
+    hours = {"type": "milestone", "thresholds": [90, 1200], "measure": "minutes", "payable": True}
+    assert narrative.level_name(hours, 1) == "Milestone 1: 1 hour 30 minutes of activities"
+    assert narrative.level_name(hours, 2) == "Milestone 2: 20 hours of activities"
 
 
 def test_an_unknown_criteria_type_has_no_made_up_narrative() -> None:
