@@ -35,7 +35,8 @@ TAGS: dict[str, str] = {
     ),
     BADGE_DEFINITIONS: (
         "Each organisation's own badges: criteria documents of a closed set of types (threshold, streak, "
-        "training completion, tier, milestone, manual), validated with every problem listed, previewed "
+        "training completion, tier, milestone, manual, and all_of / any_of combinations and requires_badge "
+        "prerequisites; counting types may count minutes), validated with every problem listed, previewed "
         "against the organisation's mentors, versioned by revision (ETag / If-Match) and archived rather "
         "than deleted once earned."
     ),
