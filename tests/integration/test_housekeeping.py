@@ -14,6 +14,7 @@ from peer_badges.db import Database
 from peer_badges.definitions_cache import definitions_cache
 from peer_badges.housekeeping import enqueue_due_evaluations, outbox_health, purge_finished
 from peer_badges.mentor_evaluation import drain_outbox
+from peer_badges.outbox import parked_counts
 from tests.helpers import LambdaContext, Org, add_activity, add_first_activity_badge, seed_org
 
 SAMPLE = Path(__file__).resolve().parents[2] / "events" / "evaluate_badges" / "schedule-housekeeping.json"
@@ -159,13 +160,15 @@ def test_a_retention_under_an_hour_is_refused(db: Database) -> None:
         purge_finished(db, timedelta(minutes=5))
 
 
-def test_health_reports_parked_rows_and_the_oldest_waiting_rows(db: Database, org: Org) -> None:
-    assert outbox_health(db) == type(outbox_health(db))(0, 0.0, 0.0, 0)
+def test_health_reports_the_oldest_waiting_rows_and_parked_rows_are_counted_per_queue(
+    db: Database, org: Org
+) -> None:
+    assert outbox_health(db) == type(outbox_health(db))(0.0, 0.0, 0)
     _finished_rows(db, org)
 
     health = outbox_health(db)
 
-    assert health.evaluation_parked == 1
+    assert parked_counts(db)["evaluation"] == 1
     assert 41 * 86400 - 60 < health.evaluation_oldest_pending_s < 41 * 86400 + 60
     assert 7200 - 60 < health.event_oldest_pending_s < 7200 + 60
     assert health.events_retrying == 1

@@ -1,8 +1,9 @@
 """Outbox housekeeping: the figures the alarms watch, purging finished rows, and mentors whose
 future-dated activity's date has arrived.
 
-- `outbox_health`: parked evaluation rows and the age of the oldest unfinished row of each outbox,
-  one round trip, measured after every drain (they become CloudWatch metrics).
+- `outbox_health`: the age of the oldest unfinished row of each outbox and the events still
+  retrying, in one round trip, measured after every drain (they become CloudWatch metrics). Parked
+  rows of every queue are counted once, by `outbox.parked_counts`.
 - `purge_finished`: evaluation rows `done` and events published longer ago than the retention are
   deleted in bounded batches through `purge_finished_outbox_rows` (sql/012), the only delete the
   application role may do on the outboxes. Parked and pending rows are never purged.
@@ -26,8 +27,7 @@ PURGE_MAX_BATCHES = 200
 EVENT_RETRYING_ATTEMPTS = 3
 
 _HEALTH_SQL = """
-SELECT (SELECT count(*) FROM evaluation_outbox WHERE status = 'parked') AS evaluation_parked,
-       coalesce((SELECT extract(epoch FROM now() - created_at) FROM evaluation_outbox
+SELECT coalesce((SELECT extract(epoch FROM now() - created_at) FROM evaluation_outbox
                   WHERE id = (SELECT min(id) FROM evaluation_outbox WHERE status = 'pending')), 0)::float8
            AS evaluation_oldest_pending_s,
        coalesce((SELECT extract(epoch FROM now() - created_at) FROM event_outbox
@@ -53,7 +53,7 @@ SELECT coalesce(queue_evaluations(array_agg(org_id), array_agg(peer_mentor_id), 
 
 @dataclass(frozen=True)
 class OutboxHealth:
-    evaluation_parked: int
+    # (Parked rows of every queue: outbox.parked_counts, which the drain reports as OutboxRowsParked.)
     evaluation_oldest_pending_s: float
     event_oldest_pending_s: float
     events_retrying: int
@@ -68,7 +68,6 @@ class PurgeReport:
 def outbox_health(db: Database) -> OutboxHealth:
     row = db.query_one(_HEALTH_SQL, retrying=EVENT_RETRYING_ATTEMPTS) or {}
     return OutboxHealth(
-        evaluation_parked=int(row.get("evaluation_parked", 0)),
         evaluation_oldest_pending_s=float(row.get("evaluation_oldest_pending_s", 0.0)),
         event_oldest_pending_s=float(row.get("event_oldest_pending_s", 0.0)),
         events_retrying=int(row.get("events_retrying", 0)),
