@@ -2161,6 +2161,17 @@ CREATE TABLE public.lambda_invocation_target (
 );
 
 --
+-- Name: live_evaluations; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.live_evaluations AS
+ SELECT org_id,
+    peer_mentor_id,
+    last_queued_at
+   FROM public.evaluation_outbox o
+  WHERE ((status = 'pending'::text) AND (NOT backfill));
+
+--
 -- Name: mentor_stats; Type: TABLE; Schema: public; Owner: -
 --
 

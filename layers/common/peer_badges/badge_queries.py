@@ -41,9 +41,8 @@ SELECT c.peer_mentor_id, c.level, c.earned_at
    AND NOT EXISTS (SELECT 1 FROM earned_badges AS e
                     WHERE e.peer_mentor_id = c.peer_mentor_id AND e.badge_definition_id = :definition_id
                       AND e.level = c.level)
-   AND NOT EXISTS (SELECT 1 FROM evaluation_outbox AS o
+   AND NOT EXISTS (SELECT 1 FROM live_evaluations AS o
                     WHERE o.peer_mentor_id = c.peer_mentor_id AND o.org_id = :org_id
-                      AND o.status = 'pending' AND NOT o.backfill
                       AND o.last_queued_at >= (SELECT d.backfill_from FROM badge_definitions AS d
                                             WHERE d.id = :definition_id))
  ORDER BY 1, 2

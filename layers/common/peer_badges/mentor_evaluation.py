@@ -47,9 +47,9 @@ SELECT EXISTS (SELECT 1 FROM org_members
 # (claimed by this drain or still queued) since the definition's backfill started?
 _LIVE_SQL = """
 SELECT d.id,
-       EXISTS (SELECT 1 FROM evaluation_outbox AS o
+       EXISTS (SELECT 1 FROM live_evaluations AS o
                 WHERE o.peer_mentor_id = :mentor_id AND o.org_id = :org_id
-                  AND o.status = 'pending' AND NOT o.backfill AND o.last_queued_at >= d.backfill_from) AS live
+                  AND o.last_queued_at >= d.backfill_from) AS live
   FROM badge_definitions AS d
  WHERE d.id = ANY(CAST(:definition_ids AS uuid[]))
 """
