@@ -52,10 +52,6 @@ class BackfillResult:
     awarded: list[EarnedBadge]
 
 
-class _DryRun(Exception):
-    pass
-
-
 def _award_chunk(
     tx: Transaction,
     org_id: UUID,
@@ -100,15 +96,8 @@ def award_missing(
     awarded: list[EarnedBadge] = []
     for start in range(0, len(found), AWARD_CHUNK):
         chunk = found[start : start + AWARD_CHUNK]
-        try:
-            with db.transaction() as tx:
-                new = _award_chunk(tx, org_id, definition, chunk, correlation_id)
-                if dry_run:
-                    awarded.extend(new)
-                    raise _DryRun()
-        except _DryRun:
-            continue
-        awarded.extend(new)
+        with db.transaction(rollback=dry_run) as tx:
+            awarded.extend(_award_chunk(tx, org_id, definition, chunk, correlation_id))
     return BackfillResult(candidates=len(found), awarded=awarded)
 
 

@@ -320,13 +320,15 @@ class Database:
         return rows[0] if rows else None
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self, *, rollback: bool = False) -> Iterator[Transaction]:
+        """One transaction: committed when the block ends, rolled back if it raises. ``rollback=True``
+        always rolls it back (a dry run: do everything, report it, keep nothing)."""
         self._first_round_trip("BEGIN", {})
         assert self._conn is not None
         conn = self._conn
         try:
             yield Transaction(conn)
-            conn.run("COMMIT")
+            conn.run("ROLLBACK" if rollback else "COMMIT")
         except BaseException as error:
             self._rollback_quietly()
             if is_unavailable(error) and not isinstance(error, ServiceUnavailable):

@@ -23,10 +23,6 @@ from peer_badges.models import EarnedBadge, EvaluationRequest, EvaluationRespons
 from peer_badges.reconcile import reconcile_org
 
 
-class _DryRun(Exception):
-    """Raised to roll back a dry run's transaction after collecting what it would have awarded."""
-
-
 def evaluate_mentors(
     db: Database,
     org_id: UUID,
@@ -54,18 +50,15 @@ def evaluate_mentors(
         )
     today = OrgClock(now).today(db, org_id)
     awarded: list[EarnedBadge] = []
-    try:
-        with db.transaction() as tx:
-            # One fixed order, so two admins re-evaluating overlapping lists never deadlock.
-            for mentor_id in sorted(mentor_ids, key=str):
-                awarded.extend(
-                    evaluate_mentor(
-                        tx, org_id, mentor_id, today=today, backfill=True, correlation_id=correlation_id
-                    )
+    with db.transaction(rollback=dry_run) as tx:
+        # One fixed order, so two admins re-evaluating overlapping lists never deadlock.
+        for mentor_id in sorted(mentor_ids, key=str):
+            awarded.extend(
+                evaluate_mentor(
+                    tx, org_id, mentor_id, today=today, backfill=True, correlation_id=correlation_id
                 )
-            if dry_run:
-                raise _DryRun()
-    except _DryRun:
+            )
+    if dry_run:
         return awarded
     if on_committed is not None:
         on_committed(awarded)
