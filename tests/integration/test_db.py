@@ -32,3 +32,15 @@ def test_a_statement_timeout_in_a_transaction_is_a_503_and_keeps_the_connection(
     # The connection was healthy: rolled back and reused, not replaced
     assert _pid(db) == pid
     assert db.query_one("SELECT 1 AS one") == {"one": 1}
+
+
+def test_a_rolled_back_transaction_answers_everything_and_keeps_nothing(db: Database) -> None:
+    # A dry run: the block sees its own writes, and nothing is left after it
+    with db.transaction(rollback=True) as tx:
+        tx.query("CREATE TEMP TABLE dry (n int) ON COMMIT DROP")
+        tx.query("INSERT INTO dry VALUES (1), (2)")
+        assert tx.query_one("SELECT count(*) AS n FROM dry") == {"n": 2}
+    assert db.query_one("SELECT to_regclass('pg_temp.dry') IS NULL AS gone") == {"gone": True}
+    # ... and the connection goes on with the next transaction, which commits
+    with db.transaction() as tx:
+        assert tx.query_one("SELECT 1 AS one") == {"one": 1}
