@@ -89,7 +89,35 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--chart", type=Path, help="chart file (bench/latency_vs_activities.png; --quick: bench/out/)"
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    scale = parser.add_argument_group("scale run", "a separate run at production size (bench/scale.py)")
+    scale.add_argument(
+        "--scale",
+        action="store_true",
+        help="instead of the scenarios: load, reconcile, drain and stats at 100,000 mentors (~30-40 min)",
+    )
+    scale.add_argument("--scale-mentors", type=int, help="peer mentors in all three organisations (100000)")
+    scale.add_argument("--scale-activities", type=int, help="mean activities per mentor (50)")
+    scale.add_argument("--scale-seconds", type=float, help="measured seconds of each stats run (20)")
+    scale.add_argument("--scale-readers", type=int, help="concurrent stats readers (8)")
+    scale.add_argument(
+        "--scale-reconcile",
+        choices=["all", "big"],
+        default="all",
+        help="reconcile every organisation (all) or only the big one (big)",
+    )
+    scale.add_argument(
+        "--scale-out", type=Path, help="results file (bench/scale_results.json; other sizes: bench/out/)"
+    )
     args = parser.parse_args(argv)
+    scale_options = ("scale_mentors", "scale_activities", "scale_seconds", "scale_readers", "scale_out")
+    if not args.scale and (
+        any(getattr(args, name) is not None for name in scale_options) or args.scale_reconcile != "all"
+    ):
+        parser.error("the --scale-* options need --scale")
+    for name in ("scale_mentors", "scale_activities", "scale_readers"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
     if args.only:
         unknown = set(args.only.split(",")) - set(SCENARIOS)
         if unknown:
@@ -128,6 +156,10 @@ def _git_commit() -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.scale:
+        from bench import scale
+
+        return scale.main(args, _git_commit())
     sizes = _sizes(args)
     options = Options(
         quick=args.quick,
