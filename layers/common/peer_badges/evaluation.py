@@ -166,9 +166,11 @@ def _live(definitions: Iterable[BadgeDefinition], org_id: UUID | None = None) ->
 
 
 def _walk(
-    facts: MentorFacts, definitions: Iterable[BadgeDefinition], earned: Iterable[EarnedLevel], today: date
+    facts: MentorFacts,
+    definitions: Iterable[BadgeDefinition],
+    held: Mapping[tuple[UUID, int], EarnedLevel],
+    today: date,
 ) -> Iterable[tuple[BadgeDefinition, LevelState, EarnedLevel | None, BadgeProgress]]:
-    held = _held(earned)
     for definition in _live(definitions, facts.org_id):
         criteria = definition.criteria
         for state in criteria.assess(facts, today):
@@ -254,11 +256,12 @@ def evaluate(
     require it, with its own ``earned_at``: one pass awards a chain with the dates reconcile gives
     it (an ``any_of`` whose prerequisite member came first takes that earlier date)."""
     definitions = list(definitions)
+    held = _held(earned)
     position = {definition.id: index for index, definition in enumerate(definitions)}
     assessed: list[tuple[int, BadgeProgress]] = []
     due = []
     for definition in prerequisites_first(definitions):
-        for _, state, record, item in _walk(facts, [definition], earned, today):
+        for _, state, record, item in _walk(facts, [definition], held, today):
             assessed.append((position[definition.id], item))
             if state.met and record is None:
                 due.append(_due(definition, state))
@@ -316,5 +319,5 @@ def milestone_status(
         crossed_thresholds=honorar.thresholds_met,
         next_threshold=honorar.next_threshold,
         remaining_to_next=honorar.remaining_to_next,
-        badges=tuple(item for *_, item in _walk(facts, definitions, earned, today)),
+        badges=tuple(item for *_, item in _walk(facts, definitions, _held(earned), today)),
     )
