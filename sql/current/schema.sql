@@ -81,28 +81,6 @@ CREATE FUNCTION aws_lambda.invoke(function_name text, payload json, region text 
     $_$;
 
 --
--- Name: activities_schedule_future_dates(); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.activities_schedule_future_dates() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public'
-    AS $$
-BEGIN
-    INSERT INTO public.scheduled_evaluations (org_id, peer_mentor_id, due_on)
-    SELECT DISTINCT n.org_id, n.peer_mentor_id, n.activity_date
-      FROM new_rows n
-      JOIN public.organizations o ON o.id = n.org_id
-     -- The first test is cheap and rules out nearly every row: no zone is a day ahead of UTC + 1.
-     WHERE n.activity_date > (now() AT TIME ZONE 'UTC')::date - 1
-       AND n.activity_date > (now() AT TIME ZONE o.timezone)::date
-       AND public.activity_counts(n)
-    ON CONFLICT DO NOTHING;
-    RETURN NULL;
-END;
-$$;
-
---
 -- Name: activities_stats_trigger(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -143,7 +121,19 @@ BEGIN
               GROUP BY 1, 2, 3, 4
               HAVING sum(r.n) <> 0 OR sum(r.minutes) <> 0) AS c;
     END IF;
-    PERFORM apply_activity_deltas(deltas);
+    IF deltas IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- The first test is cheap and rules out nearly every write: no zone is a day ahead of UTC + 1.
+    IF EXISTS (SELECT 1 FROM unnest(deltas) AS d
+                WHERE d.n > 0 AND d.activity_date > (now() AT TIME ZONE 'UTC')::date - 1) THEN
+        PERFORM schedule_future_dates(deltas);
+    END IF;
+    IF cardinality(deltas) = 1 AND deltas[1].n > 0 AND deltas[1].minutes >= 0 THEN
+        PERFORM apply_activity_delta(deltas[1]);
+    ELSE
+        PERFORM apply_activity_deltas(deltas);
+    END IF;
     RETURN NULL;
 END;
 $$;
@@ -196,6 +186,87 @@ CREATE FUNCTION public.activity_counts(a public.activities) RETURNS boolean
 CREATE FUNCTION public.add_type_counts(counts jsonb, delta jsonb) RETURNS jsonb
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN (SELECT COALESCE(jsonb_object_agg(merged.k, merged.v), '{}'::jsonb) AS "coalesce" FROM (SELECT parts.k, sum(parts.v) AS v FROM (SELECT jsonb_each_text.key AS k, (jsonb_each_text.value)::integer AS v FROM jsonb_each_text(COALESCE(add_type_counts.counts, '{}'::jsonb)) jsonb_each_text(key, value) UNION ALL SELECT jsonb_each_text.key, (jsonb_each_text.value)::integer AS value FROM jsonb_each_text(COALESCE(add_type_counts.delta, '{}'::jsonb)) jsonb_each_text(key, value)) parts GROUP BY parts.k) merged WHERE (merged.v <> 0));
+
+--
+-- Name: apply_activity_delta(public.activity_delta); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.apply_activity_delta(d public.activity_delta) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    week          date := iso_week_start(d.activity_date);
+    latest_week   date;
+    opened_week   boolean;
+BEGIN
+    -- Lock (create) the snapshot row first, as apply_activity_deltas does: it guards the buckets.
+    -- The streak: last_active_week is the latest week with a counted activity and latest_run_weeks
+    -- the run ending there, so a week after it is new; the week right after extends the run, a
+    -- later one starts a run of 1. A week at or before it leaves the streak here (see below).
+    INSERT INTO mentor_stats AS s
+        (org_id, peer_mentor_id, total_count, by_type, total_minutes, minutes_by_type,
+         first_activity_date, last_activity_date, last_active_week, latest_run_weeks, longest_streak_weeks)
+    VALUES (d.org_id, d.peer_mentor_id, d.n, jsonb_build_object(d.activity_type, d.n), d.minutes,
+            CASE WHEN d.minutes <> 0 THEN jsonb_build_object(d.activity_type, d.minutes) ELSE '{}' END,
+            d.activity_date, d.activity_date, week, 1, 1)
+    ON CONFLICT (org_id, peer_mentor_id) DO UPDATE
+    SET total_count = s.total_count + d.n,
+        by_type = jsonb_set(s.by_type, ARRAY[d.activity_type],
+                            to_jsonb(coalesce((s.by_type ->> d.activity_type)::int, 0) + d.n)),
+        total_minutes = s.total_minutes + d.minutes,
+        minutes_by_type = CASE WHEN d.minutes = 0 THEN s.minutes_by_type
+                               ELSE jsonb_set(s.minutes_by_type, ARRAY[d.activity_type],
+                                              to_jsonb(coalesce((s.minutes_by_type ->> d.activity_type)::bigint, 0)
+                                                       + d.minutes)) END,
+        first_activity_date = least(s.first_activity_date, d.activity_date),
+        last_activity_date = greatest(s.last_activity_date, d.activity_date),
+        last_active_week = greatest(s.last_active_week, week),
+        latest_run_weeks = CASE WHEN s.last_active_week IS NULL OR week > s.last_active_week + 7 THEN 1
+                                WHEN week = s.last_active_week + 7 THEN s.latest_run_weeks + 1
+                                ELSE s.latest_run_weeks END,
+        longest_streak_weeks = greatest(s.longest_streak_weeks,
+                                        CASE WHEN s.last_active_week IS NULL OR week > s.last_active_week + 7 THEN 1
+                                             WHEN week = s.last_active_week + 7 THEN s.latest_run_weeks + 1
+                                             ELSE 0 END),
+        updated_at = now()
+    RETURNING s.last_active_week INTO latest_week;
+
+    -- Buckets and the outbox in one statement (the snapshot row's lock serialises this mentor's
+    -- writers). xmax = 0 marks a freshly inserted week row.
+    WITH week_row AS (
+        INSERT INTO mentor_week_activity AS w (org_id, peer_mentor_id, week_start, activity_type, n, minutes)
+        VALUES (d.org_id, d.peer_mentor_id, week, d.activity_type, d.n, d.minutes)
+        ON CONFLICT (org_id, peer_mentor_id, week_start, activity_type) DO UPDATE
+        SET n = w.n + EXCLUDED.n, minutes = w.minutes + EXCLUDED.minutes
+        RETURNING w.xmax = 0 AS inserted
+    ), year_row AS (
+        INSERT INTO mentor_year_activity AS y (org_id, peer_mentor_id, year, activity_type, n, minutes)
+        VALUES (d.org_id, d.peer_mentor_id, extract(year FROM d.activity_date)::int, d.activity_type, d.n, d.minutes)
+        ON CONFLICT (org_id, peer_mentor_id, year, activity_type) DO UPDATE
+        SET n = y.n + EXCLUDED.n, minutes = y.minutes + EXCLUDED.minutes
+    ), queued AS (
+        INSERT INTO evaluation_outbox AS o (org_id, peer_mentor_id, reason, backfill)
+        VALUES (d.org_id, d.peer_mentor_id, 'activity', false)
+        ON CONFLICT (org_id, peer_mentor_id, backfill) WHERE status = 'pending' AND attempts = 0 AND last_error IS NULL
+        DO UPDATE SET last_queued_at = now()
+    )
+    SELECT r.inserted INTO opened_week FROM week_row AS r;
+
+    -- A row for an earlier week than the latest: if no other type had that week, it may join or
+    -- lengthen runs. Recompute as apply_activity_deltas' F3 does, from `week - 7 * longest` on.
+    IF opened_week AND week < latest_week THEN
+        UPDATE mentor_stats AS s
+        SET (last_active_week, latest_run_weeks, longest_streak_weeks) = (
+            SELECT max(r.start_week + 7 * (r.weeks - 1)), (array_agg(r.weeks ORDER BY r.start_week DESC))[1],
+                   greatest(s.longest_streak_weeks, max(r.weeks))
+            FROM week_runs(ARRAY(
+                SELECT DISTINCT w.week_start FROM mentor_week_activity AS w
+                WHERE w.org_id = s.org_id AND w.peer_mentor_id = s.peer_mentor_id
+                  AND w.week_start >= week - 7 * s.longest_streak_weeks)) AS r)
+        WHERE s.org_id = d.org_id AND s.peer_mentor_id = d.peer_mentor_id;
+    END IF;
+END;
+$$;
 
 --
 -- Name: apply_activity_deltas(public.activity_delta[]); Type: FUNCTION; Schema: public; Owner: -
@@ -1570,18 +1641,20 @@ $$;
 --
 
 CREATE FUNCTION public.queue_evaluations(p_org_ids uuid[], p_mentor_ids uuid[], p_reason text, p_backfill boolean) RETURNS integer
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
-    WITH queued AS (
-        INSERT INTO evaluation_outbox AS o (org_id, peer_mentor_id, reason, backfill)
-        SELECT DISTINCT k.org_id, k.peer_mentor_id, p_reason, p_backfill
-          FROM unnest(p_org_ids, p_mentor_ids) AS k(org_id, peer_mentor_id)
-         ORDER BY 1, 2
-        ON CONFLICT (org_id, peer_mentor_id, backfill) WHERE status = 'pending' AND attempts = 0 AND last_error IS NULL
-        DO UPDATE SET last_queued_at = now()
-        RETURNING 1
-    )
-    SELECT count(*)::int FROM queued
+DECLARE
+    queued int;
+BEGIN
+    INSERT INTO evaluation_outbox AS o (org_id, peer_mentor_id, reason, backfill)
+    SELECT DISTINCT k.org_id, k.peer_mentor_id, p_reason, p_backfill
+      FROM unnest(p_org_ids, p_mentor_ids) AS k(org_id, peer_mentor_id)
+     ORDER BY 1, 2
+    ON CONFLICT (org_id, peer_mentor_id, backfill) WHERE status = 'pending' AND attempts = 0 AND last_error IS NULL
+    DO UPDATE SET last_queued_at = now();
+    GET DIAGNOSTICS queued = ROW_COUNT;
+    RETURN queued;
+END;
 $$;
 
 --
@@ -1736,6 +1809,24 @@ BEGIN
 
     DELETE FROM badge_definitions WHERE org_id = p_org_id AND id = p_definition_id;
     RETURN QUERY SELECT 'deleted'::text, 0::bigint;
+END;
+$$;
+
+--
+-- Name: schedule_future_dates(public.activity_delta[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.schedule_future_dates(p_deltas public.activity_delta[]) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+BEGIN
+    INSERT INTO public.scheduled_evaluations (org_id, peer_mentor_id, due_on)
+    SELECT DISTINCT d.org_id, d.peer_mentor_id, d.activity_date
+      FROM unnest(p_deltas) AS d
+      JOIN public.organizations o ON o.id = d.org_id
+     WHERE d.n > 0 AND d.activity_date > (now() AT TIME ZONE o.timezone)::date
+    ON CONFLICT DO NOTHING;
 END;
 $$;
 
@@ -2584,7 +2675,7 @@ CREATE INDEX evaluation_outbox_pending_idx ON public.evaluation_outbox USING btr
 -- Name: evaluation_outbox_pending_mentor_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX evaluation_outbox_pending_mentor_idx ON public.evaluation_outbox USING btree (peer_mentor_id, last_queued_at) WHERE ((status = 'pending'::text) AND (NOT backfill));
+CREATE INDEX evaluation_outbox_pending_mentor_idx ON public.evaluation_outbox USING btree (peer_mentor_id) WHERE ((status = 'pending'::text) AND (NOT backfill));
 
 --
 -- Name: evaluation_outbox_waiting_key; Type: INDEX; Schema: public; Owner: -
@@ -2651,18 +2742,6 @@ CREATE UNIQUE INDEX streak_pauses_one_per_period ON public.streak_pauses USING b
 --
 
 CREATE INDEX training_completions_mentor_idx ON public.training_completions USING btree (org_id, peer_mentor_id, training_code);
-
---
--- Name: activities activities_schedule_future_dates_insert; Type: TRIGGER; Schema: public; Owner: -
---
-
-CREATE TRIGGER activities_schedule_future_dates_insert AFTER INSERT ON public.activities REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.activities_schedule_future_dates();
-
---
--- Name: activities activities_schedule_future_dates_update; Type: TRIGGER; Schema: public; Owner: -
---
-
-CREATE TRIGGER activities_schedule_future_dates_update AFTER UPDATE ON public.activities REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.activities_schedule_future_dates();
 
 --
 -- Name: activities activities_stats_delete; Type: TRIGGER; Schema: public; Owner: -
