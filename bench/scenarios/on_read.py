@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from bench.context import Bench, BenchError, call_stats_handler, stats_event
-from bench.results import Result, Target
+from bench.results import Result
 from bench.timing import Operation, interleaved
 
 ON_READ_DDL = Path(__file__).resolve().parents[1] / "on_read.sql"
