@@ -175,6 +175,81 @@ def test_a_bulk_insert_writes_each_snapshot_row_twice_at_most_and_deletes_nothin
     assert_consistent(db)
 
 
+# --- one activity (sql/027: apply_activity_delta) ------------------------------------------------
+
+
+def insert_one(db: Database, org: Org, day: date, kind: str = "assignment", minutes: int | None = 30) -> None:
+    add_activity(db, org.id, org.mentor, day, kind, duration_minutes=minutes)
+
+
+def test_one_activity_at_a_time_moves_the_streak_in_the_snapshot_upsert(db: Database) -> None:
+    # Each write below is one counted row: the scalar path, one branch of its streak rule each
+    org = seed_org(db)
+    steps: list[tuple[date, str, tuple[date, int, int]]] = [
+        (W[2], "assignment", (W[2], 1, 1)),  # a first activity ever
+        (W[2] + timedelta(days=3), "visit", (W[2], 1, 1)),  # the same week, another type
+        (W[3], "assignment", (W[3], 2, 2)),  # the week right after the latest: extends it
+        (W[3], "assignment", (W[3], 2, 2)),  # the same week and type again
+        (W[6], "visit", (W[6], 1, 2)),  # after a gap: a new run of one
+        (W[5], "assignment", (W[6], 2, 2)),  # an earlier new week joins the latest run (recomputed)
+        (W[4], "visit", (W[6], 5, 5)),  # ... and fills the last gap: one run of five
+        (W[0], "assignment", (W[6], 5, 5)),  # far back: a run of its own
+        (W[0], "visit", (W[6], 5, 5)),  # an earlier week that already had a row
+    ]
+    for day, kind, expected in steps:
+        insert_one(db, org, day + timedelta(days=2), kind)
+        assert streak(db, org) == expected, (day, kind)
+        assert_consistent(db)
+
+
+def test_one_activity_writes_the_snapshot_row_once_and_each_bucket_once(db: Database) -> None:
+    # Given a mentor with history and a waiting evaluation
+    org = seed_org(db)
+    bulk_insert(db, weekly(org, W[0:2]))
+
+    # When one activity lands in a new week after the latest
+    with db.transaction() as tx:
+        before = {
+            t: xact_writes(tx, t) for t in ("mentor_stats", "mentor_week_activity", "mentor_year_activity")
+        }
+        tx.query(
+            """INSERT INTO activities (org_id, peer_mentor_id, activity_type, activity_date, duration_minutes)
+               VALUES (:o, :m, 'visit', :d, 45)""",
+            o=org.id,
+            m=org.mentor,
+            d=W[2],
+        )
+        writes = {t: written(before[t], xact_writes(tx, t)) for t in before}
+
+    # Then the streak moved in the same write as the totals: no second update of the snapshot row
+    assert writes["mentor_stats"] == (0, 1, 0)
+    assert writes["mentor_week_activity"] == (1, 0, 0)
+    assert sum(writes["mentor_year_activity"][:2]) == 1
+    assert streak(db, org) == (W[2], 3, 3)
+    assert_consistent(db)
+    # and the mentor is queued once, joining the evaluation already waiting
+    waiting = db.query(
+        "SELECT reason FROM evaluation_outbox WHERE peer_mentor_id = :m AND status = 'pending' AND NOT backfill",
+        m=org.mentor,
+    )
+    assert len(waiting) == 1
+
+
+def test_approving_one_pending_activity_takes_the_one_activity_path(db: Database) -> None:
+    org = seed_org(db)
+    bulk_insert(db, weekly(org, W[0:2]))
+    bulk_insert(db, [(org.id, org.mentor, W[2] + timedelta(days=1), "visit", 20, "pending")])
+    assert streak(db, org) == (W[1], 2, 2)
+
+    db.query(
+        "UPDATE activities SET status = 'approved' WHERE status = 'pending' AND peer_mentor_id = :m",
+        m=org.mentor,
+    )
+
+    assert streak(db, org) == (W[2], 3, 3)
+    assert_consistent(db)
+
+
 # --- streaks ---------------------------------------------------------------------------------
 
 
