@@ -400,6 +400,14 @@ def test_verify_full_requires_a_trusted_certificate_for_the_right_host_name() ->
     assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
 
 
+def test_a_unix_socket_does_not_ask_for_tls_that_postgresql_never_offers_there() -> None:
+    # sslmode=disable (the default): no SSL context built and no SSLRequest sent on a local socket
+    assert params_from_url("postgresql://app:pw@/peer_badges?host=/run/postgresql").ssl_context is False
+    # An explicit sslmode keeps its meaning (and over TCP, disable stays pg8000's try-then-plaintext)
+    assert params_from_url("postgresql://app:pw@/db?host=/run/pg&sslmode=require").ssl_context
+    assert params_from_url("postgresql://app:pw@127.0.0.1:5432/peer_badges").ssl_context is None
+
+
 def test_in_aws_the_functions_verify_tls_by_default_with_the_secret_from_secrets_manager(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

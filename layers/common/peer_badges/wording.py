@@ -36,7 +36,7 @@ from peer_badges.criteria import (
 class CriteriaText(BaseModel):
     """A badge's criteria in words, per language (read-only: computed, never stored or accepted)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     nb: str
     en: str

@@ -11,7 +11,7 @@ turns a valid document into one of the frozen models.
 
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError
+from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic_core import InitErrorDetails
 
 from peer_badges.criteria.base import (
@@ -71,7 +71,8 @@ if TYPE_CHECKING:
     Criteria = CriteriaBase
 else:
     Criteria = Annotated[Union[CRITERIA_TYPES], Field(discriminator="type")]  # noqa: UP007
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(Criteria)
+# Built on first parse_criteria; models holding a CriteriaField build their own validators.
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(Criteria, config=ConfigDict(defer_build=True))
 
 __all__ = [
     "CRITERIA_MODELS",

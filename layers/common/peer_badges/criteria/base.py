@@ -48,7 +48,7 @@ Loc = tuple[str | int, ...]
 class ErrorDetail(BaseModel):
     """One problem: where (``tiers[1].threshold``), what (a stable code) and a message for people."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     path: str
     code: str
@@ -166,7 +166,8 @@ def strictly_increasing(values: tuple[int, ...]) -> tuple[int, ...]:
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Built on first use, not at import (a cold start that reads no criteria builds none of them).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 Threshold = Annotated[StrictInt, Field(gt=0, le=MAX_THRESHOLD)]

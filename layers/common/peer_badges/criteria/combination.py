@@ -125,9 +125,7 @@ Member = Annotated[
     ],
     Field(discriminator="type"),
 ]
-CombinationCriteria.model_rebuild()
-AllOfCriteria.model_rebuild()
-AnyOfCriteria.model_rebuild()
+# No model_rebuild() here: the models are built on first use (defer_build), when Member is defined.
 
 
 def check_members(out: Problems, loc: Loc, raw: dict[Any, Any], depth: int) -> None:
