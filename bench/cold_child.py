@@ -47,6 +47,9 @@ def _baseline(params: dict) -> dict:
         host=params["host"] or "localhost",
         port=params["port"],
         unix_sock=params["unix_sock"],
+        # As the layer connects (db.params_from_url): no TLS attempt on a Unix socket, where the
+        # server never offers it; over TCP pg8000's default (try TLS) like the layer's sslmode=disable.
+        ssl_context=False if params["unix_sock"] else None,
     )
     rows = conn.run(
         "SELECT * FROM mentor_stats WHERE org_id = :org_id AND peer_mentor_id = :mentor_id",
