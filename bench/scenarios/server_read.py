@@ -219,7 +219,7 @@ def run(bench: Bench) -> None:
             )
         )
     for size in versus:
-        ratio, meaning = on_read.TARGETS[size]
+        speedup = on_read.TARGETS[size]
         bench.add(
             Result.of(
                 f"on_read_server_{size}",
@@ -227,8 +227,8 @@ def run(bench: Bench) -> None:
                 sample(("read_one", size)),
                 "one SQL function computing the stats from activities (pgbench)",
                 sample(("on_read", size)),
-                Target("ratio_max", ratio),
-                note=f"ours {meaning}; " + note,
+                Target("ratio_max", 1 / speedup),
+                note=f"ours >= {speedup}x faster; " + note,
                 **extra(("read_one", size)),
                 on_read_latency_average_ms=round(statistics.mean(averages["on_read", size]), 4),
             )
