@@ -252,3 +252,27 @@ def test_the_cache_holds_a_bounded_number_of_orgs(clock: Clock, fake: FakeDataba
     # Then the least recently loaded org was dropped and loads again
     cache.get(fake, orgs[0])
     assert fake.loads == 4
+
+
+MILESTONE = {"type": "milestone", "schema_version": 1, "thresholds": [3, 15], "payable": True}
+
+
+def test_the_milestone_view_parses_only_milestones_from_the_same_load(
+    cache: DefinitionsCache, fake: FakeDatabase
+) -> None:
+    # Given an org with a threshold badge, a milestone and a milestone whose stored criteria no longer parse
+    fake.add(ORG, "first-visit")
+    fake.add(ORG, "honorarium", criteria=MILESTONE)
+    fake.add(ORG, "broken", criteria={**MILESTONE, "thresholds": [15, 3]})
+
+    # When stats read the milestone view and evaluation the full list
+    milestones = cache.milestones(fake, ORG)
+    everything = cache.get(fake, ORG)
+
+    # Then the view holds the valid milestone, as the full list does, from one load
+    assert [(d.key, type(d).__name__) for d in milestones] == [("honorarium", "MilestoneDefinition")]
+    assert [d.key for d in everything] == ["first-visit", "honorarium"]
+    assert milestones[0].model_dump() == {
+        key: value for key, value in everything[1].model_dump().items() if key != "criteria_text"
+    }
+    assert (fake.loads, fake.version_checks) == (1, 1)

@@ -23,7 +23,7 @@ from peer_badges.auth import (
     require_reader_of,
 )
 from peer_badges.db import get_database
-from peer_badges.definitions_cache import cached_org_definitions
+from peer_badges.definitions_cache import cached_milestone_definitions, cached_org_definitions
 from peer_badges.models import MilestoneStatus, Page, PeerMentorStats
 
 router = APIGatewayHttpRouter()
@@ -78,7 +78,7 @@ def get_mentor_stats(org_id: UUID, mentor_id: UUID, if_none_match: IfNoneMatch =
         caller_id(router),
         mentor_id,
         request_time(router),
-        lambda version: cached_org_definitions(db, org_id, version),
+        lambda version: cached_milestone_definitions(db, org_id, version),
     )
     require_reader_of(read.access, mentor_id)
     return cacheable_response(read.stats(), if_none_match)
@@ -124,6 +124,6 @@ def list_mentor_stats(
 ) -> Response[Any]:
     db = get_database()
     access = require_mentors_in_scope(db, require_overview_reader(db, org_id, caller_id(router)), mentor_id)
-    definitions = cached_org_definitions(db, org_id)
+    definitions = cached_milestone_definitions(db, org_id)
     page = stats.list_stats(db, org_id, access, mentor_id, cursor, limit, request_time(router), definitions)
     return cacheable_response(page, if_none_match)

@@ -3,6 +3,10 @@
 A read inside the TTL costs one primary-key lookup of the org's definitions version (bumped by a
 trigger in ``sql/004_definitions.sql`` on every change from any client); the list is reloaded when
 the version moved or the TTL ran out. Mutations in this container invalidate their org at once.
+
+The rows are parsed on first use, in one of two forms: every definition (``BadgeDefinition``, for
+evaluation and progress), or only the milestone ones (``MilestoneDefinition``, all that stats read for
+the honorarium, without building the validator of every other criteria type).
 """
 
 from __future__ import annotations
@@ -10,16 +14,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import Any, TypeVar
 from uuid import UUID
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
+from peer_badges.criteria import MilestoneCriteria
 from peer_badges.db import Queryable, Row
-from peer_badges.models import BadgeDefinition
+from peer_badges.models import BadgeDefinition, DefinitionRecord, MilestoneDefinition
 from peer_badges.settings import get_settings
 
 logger = Logger(service="peer-badges", child=True)
@@ -46,20 +52,27 @@ COLUMNS = ", ".join(
 # --- rows -> models ----------------------------------------------------------------------
 
 
+D = TypeVar("D", bound=DefinitionRecord)
+
+
 def definition_from_row(row: Mapping[str, Any]) -> BadgeDefinition:
     return BadgeDefinition.model_validate(dict(row))
 
 
-def definitions_from_rows(rows: list[Row]) -> list[BadgeDefinition]:
+def definitions_from_rows(rows: Sequence[Row]) -> list[BadgeDefinition]:
     """Rows as models; a row whose stored criteria no longer parse is skipped, loudly.
 
     Such a row can only come from a client writing the table directly; one bad definition must not
     stop an org's stats and evaluation.
     """
+    return _parsed(rows, BadgeDefinition)
+
+
+def _parsed(rows: Sequence[Row], model: type[D]) -> list[D]:
     definitions = []
     for row in rows:
         try:
-            definitions.append(definition_from_row(row))
+            definitions.append(model.model_validate(dict(row)))
         except ValidationError as error:
             logger.error(
                 "stored badge definition is not valid; skipped",
@@ -88,11 +101,24 @@ SELECT v.version, {", ".join("d." + column.strip() for column in COLUMNS.split("
 """
 
 
+def _is_milestone(row: Row) -> bool:
+    criteria = row["criteria"]
+    return isinstance(criteria, Mapping) and criteria.get("type") == MilestoneCriteria.type_name()
+
+
 @dataclass(frozen=True)
 class _Entry:
     version: int
-    definitions: tuple[BadgeDefinition, ...]
+    rows: tuple[Row, ...]
     loaded_at: float
+
+    @cached_property
+    def definitions(self) -> tuple[BadgeDefinition, ...]:
+        return tuple(definitions_from_rows(self.rows))
+
+    @cached_property
+    def milestones(self) -> tuple[MilestoneDefinition, ...]:
+        return tuple(_parsed([row for row in self.rows if _is_milestone(row)], MilestoneDefinition))
 
 
 class DefinitionsCache:
@@ -119,6 +145,15 @@ class DefinitionsCache:
     def get(self, db: Queryable, org_id: UUID, current_version: int | None = None) -> list[BadgeDefinition]:
         """`current_version`: the org's definitions version if the caller already read it in the same
         statement as its other data (saves the version round trip)."""
+        return list(self._entry(db, org_id, current_version).definitions)
+
+    def milestones(
+        self, db: Queryable, org_id: UUID, current_version: int | None = None
+    ) -> list[MilestoneDefinition]:
+        """The milestone definitions among ``get``'s, parsed as ``MilestoneDefinition``."""
+        return list(self._entry(db, org_id, current_version).milestones)
+
+    def _entry(self, db: Queryable, org_id: UUID, current_version: int | None) -> _Entry:
         now = self._clock()
         with self._lock:
             entry = self._entries.get(org_id)
@@ -127,15 +162,13 @@ class DefinitionsCache:
                 row = db.query_one(_VERSION_SQL, org_id=org_id)
                 current_version = int((row or {}).get("version") or 0)
             if current_version == entry.version:
-                return list(entry.definitions)
-        return list(self._load(db, org_id, now).definitions)
+                return entry
+        return self._load(db, org_id, now)
 
     def _load(self, db: Queryable, org_id: UUID, now: float) -> _Entry:
         rows = db.query(_LOAD_SQL, org_id=org_id)
         version = int(rows[0]["version"]) if rows else 0
-        entry = _Entry(
-            version, tuple(definitions_from_rows([row for row in rows if row["id"] is not None])), now
-        )
+        entry = _Entry(version, tuple(row for row in rows if row["id"] is not None), now)
         with self._lock:
             self._entries[org_id] = entry
             self._entries.move_to_end(org_id)
@@ -160,3 +193,10 @@ def cached_org_definitions(
 ) -> list[BadgeDefinition]:
     """The org's non-archived definitions, active and inactive (consumers filter), never stale."""
     return definitions_cache.get(db, org_id, current_version)
+
+
+def cached_milestone_definitions(
+    db: Queryable, org_id: UUID, current_version: int | None = None
+) -> list[MilestoneDefinition]:
+    """The milestone ones among ``cached_org_definitions``: enough for the honorarium (stats)."""
+    return definitions_cache.milestones(db, org_id, current_version)

@@ -17,6 +17,7 @@ org-local date, passed in.
 
 from collections.abc import Iterable, Mapping
 from datetime import date
+from typing import TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,6 +42,7 @@ from peer_badges.models import (
     AssignmentCount,
     BadgeDefinition,
     BadgeProgress,
+    DefinitionRecord,
     EarnedBadge,
     HonorarMilestone,
     MemberProgress,
@@ -157,7 +159,10 @@ def _held(earned: Iterable[EarnedLevel]) -> dict[tuple[UUID, int], EarnedLevel]:
     return {(e.badge_definition_id, e.level): e for e in earned}
 
 
-def _live(definitions: Iterable[BadgeDefinition], org_id: UUID | None = None) -> list[BadgeDefinition]:
+D = TypeVar("D", bound=DefinitionRecord)
+
+
+def _live(definitions: Iterable[D], org_id: UUID | None = None) -> list[D]:
     live = [d for d in definitions if d.live]
     for definition in live:
         if org_id is not None and definition.org_id != org_id:
@@ -278,12 +283,13 @@ def _now_held(facts: MentorFacts, key: str, level: int, earned_at: date) -> Ment
 
 def honorar_status(
     assignment_count: AssignmentCount,
-    definitions: Iterable[BadgeDefinition],
+    definitions: Iterable[DefinitionRecord],
     minutes_by_type: Mapping[str, int] | None = None,
     total_minutes: int = 0,
 ) -> HonorarMilestone:
     """Honorarium progress from the live payable milestone definitions, each against its own
-    all-time count (or minutes) from the stats snapshot (no facts needed)."""
+    all-time count (or minutes) from the stats snapshot (no facts needed). ``definitions``: the org's
+    (``BadgeDefinition``), or only its milestone ones (``MilestoneDefinition``)."""
     pairs: list[tuple[int, int]] = []  # (threshold, that definition's count)
     for definition in _live(definitions):
         criteria = definition.criteria

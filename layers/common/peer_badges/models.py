@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from peer_badges.criteria import MAX_LEVELS, CriteriaField, ErrorDetail, MilestoneCriteria
+from peer_badges.criteria import MAX_LEVELS, CriteriaBase, CriteriaField, ErrorDetail, MilestoneCriteria
 from peer_badges.language import translate
 from peer_badges.wording import CriteriaText, Lang, criteria_text
 
@@ -193,7 +193,9 @@ def missing_icon_alt(icon: str | None, icon_alt: str | None) -> list[dict[str, s
     return []
 
 
-class BadgeDefinition(Record):
+class DefinitionRecord(Record):
+    """A stored badge definition; a subclass says which criteria types its ``criteria`` reads."""
+
     id: UUID
     org_id: UUID
     key: str
@@ -201,18 +203,12 @@ class BadgeDefinition(Record):
     description: str | None = None
     icon: str | None = None
     icon_alt: str | None = None
-    criteria: CriteriaField
+    criteria: CriteriaBase
     active: bool = True
     revision: Level
     archived_at: AwareDatetime | None = None
     created_at: AwareDatetime
     updated_at: AwareDatetime
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def criteria_text(self) -> CriteriaText:
-        """The criteria in plain words, nb and en (peer_badges.wording); read-only."""
-        return criteria_text(self.criteria)
 
     @property
     def live(self) -> bool:
@@ -222,6 +218,24 @@ class BadgeDefinition(Record):
     @property
     def payable(self) -> bool:
         return isinstance(self.criteria, MilestoneCriteria) and self.criteria.payable
+
+
+class BadgeDefinition(DefinitionRecord):
+    criteria: CriteriaField  # any criteria type
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def criteria_text(self) -> CriteriaText:
+        """The criteria in plain words, nb and en (peer_badges.wording); read-only."""
+        return criteria_text(self.criteria)
+
+
+class MilestoneDefinition(DefinitionRecord):
+    """A milestone definition, parsed without the other criteria types: all the honorarium view
+    (``evaluation.honorar_status``) reads, for a fraction of the cost of building ``BadgeDefinition``'s
+    validator (the whole criteria union) on a stats cold start."""
+
+    criteria: MilestoneCriteria
 
 
 class BadgeDefinitionCreate(RequestBody):

@@ -53,6 +53,7 @@ from peer_badges.evaluation import (
 from peer_badges.models import (
     AssignmentCount,
     BadgeDefinition,
+    DefinitionRecord,
     HonorarMilestone,
     MilestoneStatus,
     Page,
@@ -254,7 +255,7 @@ def _plain_streak(row: Row) -> tuple[StreakFact, date | None]:
     return StreakFact(longest_weeks=int(row["longest_streak_weeks"] or 0), current_weeks=current), last_week
 
 
-def _stats(row: Row, org_id: UUID, definitions: Iterable[BadgeDefinition] | None) -> PeerMentorStats:
+def _stats(row: Row, org_id: UUID, definitions: Iterable[DefinitionRecord] | None) -> PeerMentorStats:
     assignment_count, minutes, minutes_by_type, first, last = _counted(row)
     streak, last_week = _plain_streak(row)
     training = TrainingStatus(
@@ -298,11 +299,12 @@ def load_stats(
     org_id: UUID,
     mentor_id: UUID,
     today: Today,
-    definitions: Iterable[BadgeDefinition] | None,
+    definitions: Iterable[DefinitionRecord] | None,
 ) -> PeerMentorStats:
     """One mentor's stats as of ``today``; zeros for a member with no activity, 404 for a stranger.
 
-    ``definitions`` (the org's, e.g. ``cached_org_definitions``) feed ``honorar``; None leaves it empty.
+    ``definitions`` (the org's milestone ones, ``cached_milestone_definitions``, or all of them) feed
+    ``honorar``; None leaves it empty.
     """
     row = db.query_one(_STATS_ONE, org_id=org_id, mentor_id=mentor_id, **_clock(today))
     if row is None or _is_unknown(row):
@@ -320,7 +322,7 @@ class MentorStatsRead:
     row: Row
     org_id: UUID
     mentor_id: UUID
-    definitions: Callable[[int], Iterable[BadgeDefinition]]
+    definitions: Callable[[int], Iterable[DefinitionRecord]]
 
     def stats(self) -> PeerMentorStats:
         """The stats; 404 for someone neither a member nor with recorded data."""
@@ -352,11 +354,11 @@ def read_mentor_stats(
     caller: UUID,
     mentor_id: UUID,
     today: Today,
-    definitions: Callable[[int], Iterable[BadgeDefinition]],
+    definitions: Callable[[int], Iterable[DefinitionRecord]],
 ) -> MentorStatsRead:
     """The caller's access, the definitions version for the cache check and the mentor's stats row, in
-    one round trip. ``definitions(version)`` returns the org's definitions given the version read here
-    (e.g. ``lambda v: cached_org_definitions(db, org_id, v)``)."""
+    one round trip. ``definitions(version)`` returns the org's (milestone) definitions given the version
+    read here (e.g. ``lambda v: cached_milestone_definitions(db, org_id, v)``)."""
     row = db.query_one(
         _STATS_WITH_ACCESS, org_id=org_id, user_id=caller, mentor_id=mentor_id, **_clock(today)
     )
@@ -378,7 +380,7 @@ def list_stats(
     cursor: str | None,
     limit: int,
     today: Today,
-    definitions: Iterable[BadgeDefinition] | None,
+    definitions: Iterable[DefinitionRecord] | None,
 ) -> Page[PeerMentorStats]:
     """The coordinator overview: admins see every peer mentor of the org, coordinators their assigned
     mentors (``visible_to``, from ``require_overview_reader``). Explicit ``mentor_ids`` must have been
@@ -451,7 +453,7 @@ def load_facts(
     org_id: UUID,
     mentor_id: UUID,
     requests: FactRequests,
-    definitions: Iterable[BadgeDefinition] | None = None,
+    definitions: Iterable[DefinitionRecord] | None = None,
 ) -> MentorFacts:
     """Answer every count and streak in ``requests`` (as of ``requests.today``) in one statement.
 
@@ -466,7 +468,7 @@ def _facts(
     org_id: UUID,
     mentor_id: UUID,
     requests: FactRequests,
-    definitions: Iterable[BadgeDefinition] | None,
+    definitions: Iterable[DefinitionRecord] | None,
 ) -> tuple[Row, MentorFacts]:
     today = requests.today
     year_start = date(today.year, 1, 1)

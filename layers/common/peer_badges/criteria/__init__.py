@@ -61,10 +61,7 @@ CRITERIA_TYPES: tuple[type[CriteriaBase], ...] = (
     AnyOfCriteria,
     RequiresBadgeCriteria,
 )
-CRITERIA_MODELS: dict[str, type[CriteriaBase]] = {
-    model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
-    for model in CRITERIA_TYPES
-}
+CRITERIA_MODELS: dict[str, type[CriteriaBase]] = {model.type_name(): model for model in CRITERIA_TYPES}
 KNOWN_TYPES = tuple(CRITERIA_MODELS)
 
 if TYPE_CHECKING:

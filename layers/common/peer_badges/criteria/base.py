@@ -237,6 +237,12 @@ class CriteriaBase(Model):
             raise custom_error("unsupported_version", version_message(value))
         return value
 
+    @classmethod
+    def type_name(cls) -> str:
+        """The ``type`` value of this criteria type's documents (its discriminator literal)."""
+        name: str = cls.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+        return name
+
     @property
     def activity_filter(self) -> tuple[str, ...] | None:
         """The activity types that qualify; ``None`` means every type."""
