@@ -32,7 +32,7 @@ from peer_badges.awards import AwardCommand, AwardDefinition, award
 from peer_badges.criteria import MilestoneCriteria, parse_criteria, validate_criteria
 from peer_badges.criteria.facts import week_start
 from peer_badges.db import Database, Json, Transaction
-from peer_badges.models import StreakPauseCreate
+from peer_badges.models.pauses import StreakPauseCreate
 
 NAMESPACE = uuid.UUID("6f1c2d3e-4b5a-5c6d-8e7f-90a1b2c3d4e5")
 HISTORY_DAYS = 730

@@ -17,7 +17,7 @@ from peer_badges.definitions import create_definition, update_definition, valida
 from peer_badges.definitions_cache import cached_org_definitions, definitions_cache
 from peer_badges.errors import Conflict, Unprocessable
 from peer_badges.mentor_evaluation import drain_outbox
-from peer_badges.models import BadgeDefinitionCreate, BadgeDefinitionPatch
+from peer_badges.models.definitions import BadgeDefinitionCreate, BadgeDefinitionPatch
 from peer_badges.preview import preview
 from peer_badges.reconcile import reconcile_org
 from peer_badges.stats import load_milestone_status

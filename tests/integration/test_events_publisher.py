@@ -22,7 +22,7 @@ from botocore.stub import Stubber
 from peer_badges import events
 from peer_badges.db import Database
 from peer_badges.events import PublishReport, publish_after_commit, publish_pending, without_free_text
-from peer_badges.models import BadgeAwardedEvent
+from peer_badges.models.awards import BadgeAwardedEvent
 from peer_badges.outbox import POLICY
 from tests.aws import Bus, ThrottledClient, moto_event_bus
 from tests.helpers import Org, award_many, seed_org

@@ -17,7 +17,7 @@ from get_stats.handler import lambda_handler as get_stats
 from peer_badges.db import Database, DatabaseError, Json
 from peer_badges.definitions_cache import definitions_cache
 from peer_badges.events import publish_pending, set_events_client
-from peer_badges.models import MentorErasedEvent
+from peer_badges.models.personal_data import MentorErasedEvent
 from peer_badges.reconcile import reconcile_org
 from tests.helpers import Org, Reply, add_activity, api_event, invoke, seed_org
 from tests.integration.captured_logs import captured_logs

@@ -14,17 +14,10 @@ from pydantic import BaseModel
 from peer_badges import api_docs
 from peer_badges.criteria import KNOWN_TYPES, validate_criteria
 from peer_badges.definitions import validate_draft
-from peer_badges.models import (
-    AwardRequest,
-    BadgeDefinitionCreate,
-    BadgeDefinitionPatch,
-    CancelRequest,
-    EvaluationRequest,
-    OrgSettingsPatch,
-    PaidRequest,
-    RevokeRequest,
-    StreakPauseCreate,
-)
+from peer_badges.models.awards import AwardRequest, EvaluationRequest, RevokeRequest
+from peer_badges.models.definitions import BadgeDefinitionCreate, BadgeDefinitionPatch
+from peer_badges.models.pauses import StreakPauseCreate
+from peer_badges.models.payouts import CancelRequest, OrgSettingsPatch, PaidRequest
 
 
 class ExampleOrg:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from peer_badges import cursors
 from peer_badges.auth import uuid_or_none
 from peer_badges.errors import BadRequest
-from peer_badges.models import MAX_PAUSE_DAYS, StreakPauseCreate
+from peer_badges.models.pauses import MAX_PAUSE_DAYS, StreakPauseCreate
 from peer_badges.pauses import check_body
 
 VALID = {"peer_mentor_id": None, "starts_on": "2026-06-29", "ends_on": "2026-07-26", "reason": "Sommerferie"}

@@ -18,7 +18,8 @@ from peer_badges import api_docs, payout_actions, payouts
 from peer_badges.api import caller_id, documented_responses, examples, reply, request_id, text_reply
 from peer_badges.auth import require_admin, require_payout_reader
 from peer_badges.db import get_database
-from peer_badges.models import CancelRequest, HonorarPayout, Page, PaidRequest
+from peer_badges.models import Page
+from peer_badges.models.payouts import CancelRequest, HonorarPayout, PaidRequest
 
 router = APIGatewayHttpRouter()
 

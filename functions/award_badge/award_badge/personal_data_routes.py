@@ -17,7 +17,7 @@ from peer_badges import api_docs, personal_data
 from peer_badges.api import caller_id, documented_responses, examples, reply, request_id, request_time
 from peer_badges.auth import require_admin, require_person_or_admin
 from peer_badges.db import get_database
-from peer_badges.models import ErasureReport, ErasureRequest, PersonalDataExport
+from peer_badges.models.personal_data import ErasureReport, ErasureRequest, PersonalDataExport
 
 router = APIGatewayHttpRouter()
 

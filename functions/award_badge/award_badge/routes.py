@@ -17,7 +17,8 @@ from peer_badges import api_docs, awards
 from peer_badges.api import caller_id, documented_responses, examples, reply, request_id
 from peer_badges.auth import require_admin, require_mentor_manager, require_mentor_reader
 from peer_badges.db import get_database
-from peer_badges.models import AwardRequest, EarnedBadge, Page, RevokeRequest
+from peer_badges.models import EarnedBadge, Page
+from peer_badges.models.awards import AwardRequest, RevokeRequest
 
 router = APIGatewayHttpRouter()
 

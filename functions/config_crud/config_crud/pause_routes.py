@@ -17,7 +17,8 @@ from peer_badges import api_docs, pauses
 from peer_badges.api import caller_id, documented_responses, examples, reply, request_id
 from peer_badges.auth import require_admin, require_pause_reader, require_pause_writer
 from peer_badges.db import get_database
-from peer_badges.models import Page, StreakPause, StreakPauseCreate
+from peer_badges.models import Page
+from peer_badges.models.pauses import StreakPause, StreakPauseCreate
 
 router = APIGatewayHttpRouter()
 

@@ -11,7 +11,7 @@ from peer_badges import api_docs, payouts
 from peer_badges.api import caller_id, documented_responses, examples, reply, request_id
 from peer_badges.auth import require_admin
 from peer_badges.db import get_database
-from peer_badges.models import OrgSettings, OrgSettingsPatch
+from peer_badges.models.payouts import OrgSettings, OrgSettingsPatch
 
 router = APIGatewayHttpRouter()
 

@@ -12,7 +12,7 @@ from peer_badges import api_docs
 from peer_badges.api import caller_id, documented_responses, examples, reply, request_id
 from peer_badges.auth import require_admin
 from peer_badges.db import get_database
-from peer_badges.models import EvaluationRequest, EvaluationResponse
+from peer_badges.models.awards import EvaluationRequest, EvaluationResponse
 from peer_badges.reevaluation import run_evaluation as evaluate
 
 router = APIGatewayHttpRouter()

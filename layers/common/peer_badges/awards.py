@@ -28,15 +28,8 @@ from pydantic import ValidationError
 from peer_badges.db import Database, Json, Transaction, sqlstate
 from peer_badges.errors import BadRequest, Conflict, NotFound, Unprocessable
 from peer_badges.events import publish_events
-from peer_badges.models import (
-    MAX_NOTE_LENGTH,
-    MAX_REASON_LENGTH,
-    AwardRequest,
-    AwardSource,
-    BadgeDefinition,
-    EarnedBadge,
-    Page,
-)
+from peer_badges.models import MAX_REASON_LENGTH, AwardSource, BadgeDefinition, EarnedBadge, Page
+from peer_badges.models.awards import MAX_NOTE_LENGTH, AwardRequest
 
 AWARD_SOURCES: tuple[AwardSource, ...] = ("evaluation", "manual", "backfill")
 AUDIT_AWARDED = "badge.awarded"  # written by award_earned_badge in sql/003_awards.sql

@@ -29,13 +29,8 @@ from peer_badges.definitions_cache import (
     definitions_from_rows,
 )
 from peer_badges.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
-from peer_badges.models import (
-    BadgeDefinition,
-    BadgeDefinitionCreate,
-    BadgeDefinitionPatch,
-    ValidationResult,
-    missing_icon_alt,
-)
+from peer_badges.models import BadgeDefinition, ValidationResult
+from peer_badges.models.definitions import BadgeDefinitionCreate, BadgeDefinitionPatch, missing_icon_alt
 
 logger = Logger(service="peer-badges", child=True)
 

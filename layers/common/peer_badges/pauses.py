@@ -28,7 +28,8 @@ from peer_badges.criteria import ErrorDetail
 from peer_badges.db import Database, Transaction
 from peer_badges.definitions import problems_from
 from peer_badges.errors import BadRequest, Conflict, NotFound, Unprocessable
-from peer_badges.models import Page, StreakPause, StreakPauseCreate
+from peer_badges.models import Page
+from peer_badges.models.pauses import StreakPause, StreakPauseCreate
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from peer_badges.db import Database
 from peer_badges.events import publish_events
-from peer_badges.models import HonorarPayout
+from peer_badges.models.payouts import HonorarPayout
 from peer_badges.payouts import Action, transition
 
 

@@ -23,13 +23,8 @@ from uuid import UUID
 from peer_badges.auth import Access
 from peer_badges.db import Database, Transaction
 from peer_badges.errors import BadRequest, Conflict, NotFound, Unprocessable
-from peer_badges.models import (
-    HonorarPayout,
-    OrgSettings,
-    OrgSettingsPatch,
-    Page,
-    PayoutStatus,
-)
+from peer_badges.models import Page, PayoutStatus
+from peer_badges.models.payouts import HonorarPayout, OrgSettings, OrgSettingsPatch
 
 Action = Literal["approve", "pay", "cancel"]
 DEFAULT_PAGE_SIZE = 50

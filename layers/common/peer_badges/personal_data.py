@@ -28,7 +28,7 @@ from uuid import UUID
 from peer_badges.db import Database
 from peer_badges.errors import Conflict, NotFound
 from peer_badges.events import publish_events
-from peer_badges.models import ErasureReport, PersonalDataExport
+from peer_badges.models.personal_data import ErasureReport, PersonalDataExport
 
 APP_TABLES_NOTE = (
     "The app's own tables (activities, training_completions, org_members, coordinator_assignments) "

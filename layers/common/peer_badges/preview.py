@@ -19,7 +19,8 @@ from peer_badges.criteria import Criteria, parse_criteria, validate_criteria
 from peer_badges.criteria.prerequisite import reference_problems
 from peer_badges.db import Queryable
 from peer_badges.definitions import invalid_criteria, org_criteria, problems_from
-from peer_badges.models import BadgeDefinitionPatch, PreviewResponse, Record
+from peer_badges.models import Record
+from peer_badges.models.definitions import BadgeDefinitionPatch, PreviewResponse
 
 MAX_SAMPLE_SIZE = 50
 

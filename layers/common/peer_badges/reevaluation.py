@@ -19,7 +19,8 @@ from peer_badges.db import Database
 from peer_badges.errors import Unprocessable
 from peer_badges.events import publish_events
 from peer_badges.mentor_evaluation import evaluate_mentor
-from peer_badges.models import EarnedBadge, EvaluationRequest, EvaluationResponse
+from peer_badges.models import EarnedBadge
+from peer_badges.models.awards import EvaluationRequest, EvaluationResponse
 from peer_badges.reconcile import reconcile_org
 
 
