@@ -27,7 +27,7 @@ from typing import Any
 import pg8000.native
 
 from localdev.demo import ORGS, OrgSpec
-from peer_badges.criteria import validate_criteria
+from peer_badges.criteria.registry import validate_criteria
 
 # One COPY statement (one run of the statement-level stats trigger) per this many mentors or rows.
 # Few mentors per statement keeps the load fast: the trigger's streak step costs more than linear

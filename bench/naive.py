@@ -21,7 +21,8 @@ from peer_badges.db import Transaction
 from peer_badges.definitions_cache import cached_org_definitions
 from peer_badges.evaluation import EarnedLevel
 from peer_badges.mentor_evaluation import earned_levels
-from peer_badges.models import BadgeDefinition, EarnedBadge
+from peer_badges.models import EarnedBadge
+from peer_badges.models.definitions import BadgeDefinition
 from tests.reference import paused_weeks, reference_met
 
 # Narrow reads of the raw rows: the mentor's activities (every status: the rules decide what counts),

@@ -29,8 +29,9 @@ from zoneinfo import ZoneInfo
 
 from peer_badges import pauses, payouts
 from peer_badges.awards import AwardCommand, AwardDefinition, award
-from peer_badges.criteria import MilestoneCriteria, parse_criteria, validate_criteria
 from peer_badges.criteria.facts import week_start
+from peer_badges.criteria.milestone import MilestoneCriteria
+from peer_badges.criteria.registry import parse_criteria, validate_criteria
 from peer_badges.db import Database, Json, Transaction
 from peer_badges.models.pauses import StreakPauseCreate
 

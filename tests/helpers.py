@@ -12,7 +12,8 @@ from urllib.parse import urlencode
 
 from peer_badges.awards import AwardCommand, AwardDefinition, award_in_own_transaction
 from peer_badges.db import Database, Json
-from peer_badges.models import BadgeDefinition, EarnedBadge
+from peer_badges.models import EarnedBadge
+from peer_badges.models.definitions import BadgeDefinition
 
 
 @dataclass

@@ -15,18 +15,15 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from peer_badges.criteria import (
-    AllOfCriteria,
-    AnyOfCriteria,
-    Criteria,
-    ManualCriteria,
-    MilestoneCriteria,
-    RequiresBadgeCriteria,
-    StreakCriteria,
-    ThresholdCriteria,
-    TierCriteria,
-    TrainingCompletionCriteria,
-)
+from peer_badges.criteria.combination import AllOfCriteria, AnyOfCriteria
+from peer_badges.criteria.manual import ManualCriteria
+from peer_badges.criteria.milestone import MilestoneCriteria
+from peer_badges.criteria.prerequisite import RequiresBadgeCriteria
+from peer_badges.criteria.registry import Criteria
+from peer_badges.criteria.streak import StreakCriteria
+from peer_badges.criteria.threshold import ThresholdCriteria
+from peer_badges.criteria.tier import TierCriteria
+from peer_badges.criteria.training import TrainingCompletionCriteria
 
 Met = dict[tuple[UUID, int], date]
 # The badges mentors hold, by definition key: {key: {(mentor, level): earned_at}}

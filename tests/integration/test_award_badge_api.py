@@ -17,7 +17,8 @@ from peer_badges import db as db_module
 from peer_badges.awards import AwardCommand, AwardDefinition, award_in_own_transaction
 from peer_badges.db import Database, Json
 from peer_badges.events import set_events_client
-from peer_badges.models import BadgeDefinition, EarnedBadge
+from peer_badges.models import EarnedBadge
+from peer_badges.models.definitions import BadgeDefinition
 from peer_badges.settings import get_settings
 from tests.aws import moto_event_bus
 from tests.helpers import Org, Reply, api_event, invoke, seed_org

@@ -25,8 +25,9 @@ from peer_badges.awards import (
 )
 from peer_badges.db import Database, Json
 from peer_badges.errors import BadRequest, Conflict, NotFound, Unprocessable
-from peer_badges.models import BadgeDefinition, EarnedBadge
+from peer_badges.models import EarnedBadge
 from peer_badges.models.awards import AwardRequest, BadgeAwardedEvent
+from peer_badges.models.definitions import BadgeDefinition
 from tests.helpers import Org, seed_org
 
 THRESHOLD = {"type": "threshold", "schema_version": 1, "threshold": 10}

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from peer_badges.awards import AwardCommand, AwardDefinition, award
-from peer_badges.criteria import parse_criteria
+from peer_badges.criteria.registry import parse_criteria
 from peer_badges.db import Database
 from peer_badges.definitions import create_definition, update_definition, validate_draft
 from peer_badges.definitions_cache import cached_org_definitions, definitions_cache

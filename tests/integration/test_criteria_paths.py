@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from peer_badges.badge_queries import qualifying
 from peer_badges.clock import local_date
-from peer_badges.criteria import parse_criteria
+from peer_badges.criteria.registry import parse_criteria
 from peer_badges.db import Database, Json
 from peer_badges.mentor_evaluation import drain_outbox
 from peer_badges.preview import preview

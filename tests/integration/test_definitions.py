@@ -24,8 +24,7 @@ from peer_badges.definitions import (
 )
 from peer_badges.definitions_cache import DefinitionsCache
 from peer_badges.errors import Conflict, NotFound, PreconditionFailed
-from peer_badges.models import BadgeDefinition
-from peer_badges.models.definitions import BadgeDefinitionCreate, BadgeDefinitionPatch
+from peer_badges.models.definitions import BadgeDefinition, BadgeDefinitionCreate, BadgeDefinitionPatch
 from peer_badges.preview import DefinitionPreview, preview
 from tests.helpers import Org, add_activity, seed_org
 

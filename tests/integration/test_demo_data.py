@@ -11,7 +11,7 @@ import pytest
 from localdev import demo
 from peer_badges import db as db_module
 from peer_badges import stats
-from peer_badges.criteria import validate_criteria
+from peer_badges.criteria.registry import validate_criteria
 from peer_badges.definitions_cache import DefinitionsCache
 from peer_badges.migrations import migrate
 from peer_badges.settings import Settings

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from peer_badges.criteria import parse_criteria
+from peer_badges.criteria.registry import parse_criteria
 from peer_badges.db import Database, Json
 from peer_badges.definitions_cache import definitions_cache
 from peer_badges.mentor_evaluation import drain_outbox

@@ -24,7 +24,7 @@ from peer_badges.awards import (
 )
 from peer_badges.db import Database, Json
 from peer_badges.events import set_events_client
-from peer_badges.models import BadgeDefinition
+from peer_badges.models.definitions import BadgeDefinition
 from peer_badges.payouts import EXPORT_COLUMNS
 from peer_badges.settings import get_settings
 from tests.aws import Bus, moto_event_bus

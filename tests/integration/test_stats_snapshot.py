@@ -306,7 +306,7 @@ focused_row_strategy = st.fixed_dictionaries(
 def test_facts_equal_a_python_oracle(
     world: World, rows: list[dict[str, Any]], today: date, count_specs: list[Any], streak_specs: list[Any]
 ) -> None:
-    from peer_badges.criteria import AllTime, CalendarYear, RollingDays
+    from peer_badges.criteria.base import AllTime, CalendarYear, RollingDays
 
     reset(world)
     if rows:
@@ -460,7 +460,7 @@ def test_future_dated_activity_counts_from_its_day(db: Database, org: Org) -> No
 
 
 def test_facts_answer_each_kind_of_request(db: Database, org: Org) -> None:
-    from peer_badges.criteria import AllTime, CalendarYear, RollingDays
+    from peer_badges.criteria.base import AllTime, CalendarYear, RollingDays
 
     # Given runs of weeks 2..16 March and 30 March..6 April, and a visit in the week of 29 December
     add_activity(db, org.id, org.mentor, date(2025, 12, 29), "visit")
@@ -719,7 +719,7 @@ def test_a_stats_read_touches_no_activity_rows(db: Database, org: Org) -> None:
 def test_facts_read_activities_only_within_windows_and_up_to_the_largest_target(
     db: Database, org: Org
 ) -> None:
-    from peer_badges.criteria import RollingDays
+    from peer_badges.criteria.base import RollingDays
     from peer_badges.db import Json
 
     add_history(db, org, 2000)

@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from peer_badges import api_docs
-from peer_badges.criteria import KNOWN_TYPES, validate_criteria
+from peer_badges.criteria.registry import KNOWN_TYPES, validate_criteria
 from peer_badges.definitions import validate_draft
 from peer_badges.models.awards import AwardRequest, EvaluationRequest, RevokeRequest
 from peer_badges.models.definitions import BadgeDefinitionCreate, BadgeDefinitionPatch

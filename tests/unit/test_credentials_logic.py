@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from peer_badges import credentials, narrative
-from peer_badges.criteria import parse_criteria
+from peer_badges.criteria.registry import parse_criteria
 from peer_badges.keys import Keyring, KeyringUnavailable, ensure_local_keyring, load_keyring, new_keyring
 from peer_badges.keys import _main as keys_cli
 from peer_badges.settings import Settings

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from peer_badges.criteria import (
-    KNOWN_TYPES,
+from peer_badges.criteria.base import (
     MAX_ACTIVITY_TYPES,
     MAX_LEVELS,
     MAX_PER_WEEK,
@@ -19,17 +18,16 @@ from peer_badges.criteria import (
     CalendarYear,
     CriteriaInvalid,
     ErrorDetail,
-    ManualCriteria,
-    MilestoneCriteria,
     RollingDays,
-    StreakCriteria,
-    ThresholdCriteria,
-    TierCriteria,
-    TrainingCompletionCriteria,
     format_path,
-    parse_criteria,
-    validate_criteria,
 )
+from peer_badges.criteria.manual import ManualCriteria
+from peer_badges.criteria.milestone import MilestoneCriteria
+from peer_badges.criteria.registry import KNOWN_TYPES, parse_criteria, validate_criteria
+from peer_badges.criteria.streak import StreakCriteria
+from peer_badges.criteria.threshold import ThresholdCriteria
+from peer_badges.criteria.tier import TierCriteria
+from peer_badges.criteria.training import TrainingCompletionCriteria
 
 # The SPEC's own examples (section 7).
 THRESHOLD = {

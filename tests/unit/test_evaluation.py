@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 import pytest
 from pydantic import ValidationError
 
-from peer_badges.criteria import AllTime, CalendarYear, RollingDays
+from peer_badges.criteria.base import AllTime, CalendarYear, RollingDays
 from peer_badges.evaluation import (
     CountFact,
     EarnedLevel,
@@ -24,7 +24,8 @@ from peer_badges.evaluation import (
     streak_key,
     week_start,
 )
-from peer_badges.models import AssignmentCount, BadgeDefinition, EarnedBadge, PeerMentorStats
+from peer_badges.models import AssignmentCount, EarnedBadge, PeerMentorStats
+from peer_badges.models.definitions import BadgeDefinition
 
 ORG = UUID("0b6c5f2e-1d7a-4c1e-9f1a-3a2b4c5d6e7f")
 MENTOR = UUID("7d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6")

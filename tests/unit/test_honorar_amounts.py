@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from peer_badges.criteria import Criteria, parse_criteria, validate_criteria
 from peer_badges.criteria.milestone import MAX_AMOUNT_NOK
+from peer_badges.criteria.registry import Criteria, parse_criteria, validate_criteria
 
 MILESTONE = {"type": "milestone", "schema_version": 1, "thresholds": [3, 15], "payable": True}
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Criteria)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from peer_badges.api_docs import INVALID_CRITERIA
-from peer_badges.criteria import validate_criteria
+from peer_badges.criteria.registry import validate_criteria
 from peer_badges.language import NB, PYDANTIC_NB, negotiate, translate, translate_pydantic
 
 

@@ -8,7 +8,6 @@ from pydantic import BaseModel, ValidationError
 
 from peer_badges.models import (
     AssignmentCount,
-    BadgeDefinition,
     BadgeProgress,
     EarnedBadge,
     ErrorBody,
@@ -30,7 +29,12 @@ from peer_badges.models.awards import (
     EvaluationResponse,
     RevokeRequest,
 )
-from peer_badges.models.definitions import BadgeDefinitionCreate, BadgeDefinitionPatch, PreviewResponse
+from peer_badges.models.definitions import (
+    BadgeDefinition,
+    BadgeDefinitionCreate,
+    BadgeDefinitionPatch,
+    PreviewResponse,
+)
 
 ORG = "0b6c5f2e-1d7a-4c1e-9f1a-3a2b4c5d6e7f"
 MENTOR = "7d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6"

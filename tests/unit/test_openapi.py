@@ -18,7 +18,7 @@ from localdev.openapi import (
 )
 from localdev.template_routes import routes
 from peer_badges.api_docs import TAGS
-from peer_badges.criteria import KNOWN_TYPES
+from peer_badges.criteria.registry import KNOWN_TYPES
 
 
 @pytest.fixture(scope="module")

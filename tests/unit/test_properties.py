@@ -10,15 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from peer_badges.criteria import (
-    KNOWN_TYPES,
-    MAX_ROLLING_DAYS,
-    MAX_THRESHOLD,
-    Criteria,
-    ErrorDetail,
-    parse_criteria,
-    validate_criteria,
-)
+from peer_badges.criteria.base import MAX_ROLLING_DAYS, MAX_THRESHOLD, ErrorDetail
+from peer_badges.criteria.registry import KNOWN_TYPES, Criteria, parse_criteria, validate_criteria
 from peer_badges.evaluation import (
     CountFact,
     EarnedLevel,
@@ -29,7 +22,8 @@ from peer_badges.evaluation import (
     required_facts,
     week_start,
 )
-from peer_badges.models import BadgeDefinition, PeerMentorStats
+from peer_badges.models import PeerMentorStats
+from peer_badges.models.definitions import BadgeDefinition
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ORG = UUID("0b6c5f2e-1d7a-4c1e-9f1a-3a2b4c5d6e7f")

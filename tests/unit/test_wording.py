@@ -8,7 +8,7 @@ import pytest
 
 from localdev.demo import ORGS
 from peer_badges.api_docs import CRITERIA_EXAMPLES
-from peer_badges.criteria import KNOWN_TYPES, parse_criteria
+from peer_badges.criteria.registry import KNOWN_TYPES, parse_criteria
 from peer_badges.wording import SENTENCES, criteria_text, duration
 
 # Reviewed: the example criteria documents of the API explorer (peer_badges.api_docs).

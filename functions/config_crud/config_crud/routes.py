@@ -17,8 +17,8 @@ from peer_badges.api import caller_id, documented_responses, examples, reply, re
 from peer_badges.auth import require_admin, require_member
 from peer_badges.db import get_database
 from peer_badges.errors import BadRequest
-from peer_badges.models import BadgeDefinition, Page, ValidationResult
-from peer_badges.models.definitions import BadgeDefinitionCreate, BadgeDefinitionPatch
+from peer_badges.models import Page, ValidationResult
+from peer_badges.models.definitions import BadgeDefinition, BadgeDefinitionCreate, BadgeDefinitionPatch
 
 router = APIGatewayHttpRouter()
 

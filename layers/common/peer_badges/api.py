@@ -28,12 +28,11 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
-from peer_badges.criteria import format_path
+from peer_badges.criteria.base import format_path
 from peer_badges.db import is_unavailable
 from peer_badges.errors import AppError, ServiceUnavailable, Unauthorized
-from peer_badges.language import DEFAULT, negotiate, translate, translate_details, translate_pydantic
+from peer_badges.language import DEFAULT, Lang, negotiate, translate, translate_details, translate_pydantic
 from peer_badges.models import ErrorResponse, ValidationResult
-from peer_badges.wording import Lang
 
 logger = Logger(service="peer-badges")
 

@@ -28,8 +28,9 @@ from pydantic import ValidationError
 from peer_badges.db import Database, Json, Transaction, sqlstate
 from peer_badges.errors import BadRequest, Conflict, NotFound, Unprocessable
 from peer_badges.events import publish_events
-from peer_badges.models import MAX_REASON_LENGTH, AwardSource, BadgeDefinition, EarnedBadge, Page
+from peer_badges.models import MAX_REASON_LENGTH, AwardSource, EarnedBadge, Page
 from peer_badges.models.awards import MAX_NOTE_LENGTH, AwardRequest
+from peer_badges.models.definitions import BadgeDefinition
 
 AWARD_SOURCES: tuple[AwardSource, ...] = ("evaluation", "manual", "backfill")
 AUDIT_AWARDED = "badge.awarded"  # written by award_earned_badge in sql/003_awards.sql

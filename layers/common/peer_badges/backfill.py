@@ -23,7 +23,8 @@ from peer_badges.badge_queries import Crossing, missing
 from peer_badges.clock import OrgClock
 from peer_badges.db import Database, Json, Transaction
 from peer_badges.definitions_cache import COLUMNS, definitions_from_rows
-from peer_badges.models import BadgeDefinition, EarnedBadge
+from peer_badges.models import EarnedBadge
+from peer_badges.models.definitions import BadgeDefinition
 from peer_badges.outbox import DEFINITION_BACKFILLS
 
 logger = Logger(service="peer-badges", child=True)

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from peer_badges.criteria import Criteria
+from peer_badges.criteria.registry import Criteria
 from peer_badges.db import Queryable
 
 

@@ -18,8 +18,9 @@ from aws_lambda_powertools import Logger
 from pg8000.exceptions import DatabaseError
 from pydantic import ValidationError
 
-from peer_badges.criteria import CriteriaInvalid, ErrorDetail, format_path, parse_criteria, validate_criteria
+from peer_badges.criteria.base import CriteriaInvalid, ErrorDetail, format_path
 from peer_badges.criteria.prerequisite import reference_problems, required_keys
+from peer_badges.criteria.registry import parse_criteria, validate_criteria
 from peer_badges.db import Database, Json, Queryable, Transaction, sqlstate
 from peer_badges.definitions_cache import (
     COLUMNS,
@@ -29,8 +30,13 @@ from peer_badges.definitions_cache import (
     definitions_from_rows,
 )
 from peer_badges.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
-from peer_badges.models import BadgeDefinition, ValidationResult
-from peer_badges.models.definitions import BadgeDefinitionCreate, BadgeDefinitionPatch, missing_icon_alt
+from peer_badges.models import ValidationResult
+from peer_badges.models.definitions import (
+    BadgeDefinition,
+    BadgeDefinitionCreate,
+    BadgeDefinitionPatch,
+    missing_icon_alt,
+)
 
 logger = Logger(service="peer-badges", child=True)
 

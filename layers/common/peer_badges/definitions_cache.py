@@ -17,16 +17,19 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from peer_badges.criteria import MilestoneCriteria
+from peer_badges.criteria.milestone import MilestoneCriteria
 from peer_badges.db import Queryable, Row
-from peer_badges.models import BadgeDefinition, DefinitionRecord, MilestoneDefinition
+from peer_badges.models import DefinitionRecord, MilestoneDefinition
 from peer_badges.settings import get_settings
+
+if TYPE_CHECKING:
+    from peer_badges.models.definitions import BadgeDefinition
 
 logger = Logger(service="peer-badges", child=True)
 
@@ -56,7 +59,15 @@ D = TypeVar("D", bound=DefinitionRecord)
 
 
 def definition_from_row(row: Mapping[str, Any]) -> BadgeDefinition:
+    # Imported on first use: its module loads every criteria type, and the stats read (milestones only,
+    # _milestone_from_row) does without them.
+    from peer_badges.models.definitions import BadgeDefinition
+
     return BadgeDefinition.model_validate(dict(row))
+
+
+def _milestone_from_row(row: Mapping[str, Any]) -> MilestoneDefinition:
+    return MilestoneDefinition.model_validate(dict(row))
 
 
 def definitions_from_rows(rows: Sequence[Row]) -> list[BadgeDefinition]:
@@ -65,14 +76,14 @@ def definitions_from_rows(rows: Sequence[Row]) -> list[BadgeDefinition]:
     Such a row can only come from a client writing the table directly; one bad definition must not
     stop an org's stats and evaluation.
     """
-    return _parsed(rows, BadgeDefinition)
+    return _parsed(rows, definition_from_row)
 
 
-def _parsed(rows: Sequence[Row], model: type[D]) -> list[D]:
+def _parsed(rows: Sequence[Row], parse: Callable[[Row], D]) -> list[D]:
     definitions = []
     for row in rows:
         try:
-            definitions.append(model.model_validate(dict(row)))
+            definitions.append(parse(row))
         except ValidationError as error:
             logger.error(
                 "stored badge definition is not valid; skipped",
@@ -118,7 +129,7 @@ class _Entry:
 
     @cached_property
     def milestones(self) -> tuple[MilestoneDefinition, ...]:
-        return tuple(_parsed([row for row in self.rows if _is_milestone(row)], MilestoneDefinition))
+        return tuple(_parsed([row for row in self.rows if _is_milestone(row)], _milestone_from_row))
 
 
 class DefinitionsCache:

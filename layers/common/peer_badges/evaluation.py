@@ -17,13 +17,12 @@ org-local date, passed in.
 
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from peer_badges.criteria import MilestoneCriteria
 from peer_badges.criteria.facts import (
     CountFact,
     CountRequest,
@@ -37,10 +36,10 @@ from peer_badges.criteria.facts import (
     streak_key,
     week_start,
 )
+from peer_badges.criteria.milestone import MilestoneCriteria
 from peer_badges.criteria.prerequisite import prerequisites_first
 from peer_badges.models import (
     AssignmentCount,
-    BadgeDefinition,
     BadgeProgress,
     DefinitionRecord,
     EarnedBadge,
@@ -49,6 +48,11 @@ from peer_badges.models import (
     MilestoneStatus,
     PeerMentorStats,
 )
+
+# Annotations only: that module loads every criteria type, and the stats read imports this one for
+# honorar_status, which needs none of them.
+if TYPE_CHECKING:
+    from peer_badges.models.definitions import BadgeDefinition
 
 __all__ = [
     "CountFact",
@@ -172,10 +176,10 @@ def _live(definitions: Iterable[D], org_id: UUID | None = None) -> list[D]:
 
 def _walk(
     facts: MentorFacts,
-    definitions: Iterable[BadgeDefinition],
+    definitions: Iterable["BadgeDefinition"],
     held: Mapping[tuple[UUID, int], EarnedLevel],
     today: date,
-) -> Iterable[tuple[BadgeDefinition, LevelState, EarnedLevel | None, BadgeProgress]]:
+) -> Iterable[tuple["BadgeDefinition", LevelState, EarnedLevel | None, BadgeProgress]]:
     for definition in _live(definitions, facts.org_id):
         criteria = definition.criteria
         for state in criteria.assess(facts, today):
@@ -211,7 +215,7 @@ def _member_progress(state: LevelState) -> MemberProgress:
     )
 
 
-def _due(definition: BadgeDefinition, state: LevelState) -> DueAward:
+def _due(definition: "BadgeDefinition", state: LevelState) -> DueAward:
     return DueAward(
         badge_definition_id=definition.id,
         level=state.level,
@@ -223,7 +227,7 @@ def _due(definition: BadgeDefinition, state: LevelState) -> DueAward:
 
 
 def required_facts(
-    definitions: Iterable[BadgeDefinition], earned: Iterable[EarnedLevel], today: date
+    definitions: Iterable["BadgeDefinition"], earned: Iterable[EarnedLevel], today: date
 ) -> FactRequests:
     """The counts and streaks ``evaluate`` will read, for the live definitions."""
     held = _held(earned)
@@ -253,7 +257,7 @@ def required_facts(
 
 
 def evaluate(
-    facts: MentorFacts, definitions: Iterable[BadgeDefinition], earned: Iterable[EarnedLevel], today: date
+    facts: MentorFacts, definitions: Iterable["BadgeDefinition"], earned: Iterable[EarnedLevel], today: date
 ) -> Evaluation:
     """Progress for every live definition and level, and every level due: met, never awarded.
 
@@ -312,7 +316,7 @@ def honorar_status(
 
 
 def milestone_status(
-    facts: MentorFacts, definitions: Iterable[BadgeDefinition], earned: Iterable[EarnedLevel], today: date
+    facts: MentorFacts, definitions: Iterable["BadgeDefinition"], earned: Iterable[EarnedLevel], today: date
 ) -> MilestoneStatus:
     """The milestones view; needs counts and streaks in ``facts`` but no crossing dates."""
     definitions = list(definitions)

@@ -24,9 +24,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
-from peer_badges.wording import Lang
+Lang = Literal["nb", "en"]  # what a caller reads, and what peer_badges.wording writes
 
 DEFAULT: Lang = "en"
 _AVAILABLE = ("nb", "en")

@@ -24,7 +24,8 @@ from peer_badges.db import Database, Queryable, Transaction
 from peer_badges.definitions_cache import cached_org_definitions
 from peer_badges.drain import DrainReport, drain
 from peer_badges.evaluation import DueAward, EarnedLevel, evaluate, required_facts
-from peer_badges.models import BadgeDefinition, EarnedBadge
+from peer_badges.models import EarnedBadge
+from peer_badges.models.definitions import BadgeDefinition
 from peer_badges.stats import load_facts
 
 _EARNED_SQL = """

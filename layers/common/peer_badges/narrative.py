@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from peer_badges.criteria import CriteriaInvalid, parse_criteria
+from peer_badges.criteria.base import CriteriaInvalid
+from peer_badges.criteria.registry import parse_criteria
 from peer_badges.wording import amount, criteria_text
 
 

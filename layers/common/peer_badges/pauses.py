@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from peer_badges import cursors, drain
 from peer_badges.auth import Access, uuid_or_none
-from peer_badges.criteria import ErrorDetail
+from peer_badges.criteria.base import ErrorDetail
 from peer_badges.db import Database, Transaction
 from peer_badges.definitions import problems_from
 from peer_badges.errors import BadRequest, Conflict, NotFound, Unprocessable

@@ -15,8 +15,8 @@ from pydantic import Field, StrictInt, ValidationError
 
 from peer_badges.badge_queries import preview_counts
 from peer_badges.clock import OrgClock
-from peer_badges.criteria import Criteria, parse_criteria, validate_criteria
 from peer_badges.criteria.prerequisite import reference_problems
+from peer_badges.criteria.registry import Criteria, parse_criteria, validate_criteria
 from peer_badges.db import Queryable
 from peer_badges.definitions import invalid_criteria, org_criteria, problems_from
 from peer_badges.models import Record

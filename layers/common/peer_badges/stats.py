@@ -31,7 +31,7 @@ import binascii
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from peer_badges.auth import Access, access_from_row
@@ -52,7 +52,6 @@ from peer_badges.evaluation import (
 )
 from peer_badges.models import (
     AssignmentCount,
-    BadgeDefinition,
     DefinitionRecord,
     HonorarMilestone,
     MilestoneStatus,
@@ -63,6 +62,10 @@ from peer_badges.models import (
     TrainingCompletion,
     TrainingStatus,
 )
+
+# Annotations only: that module loads every criteria type; the stats read needs milestones only.
+if TYPE_CHECKING:
+    from peer_badges.models.definitions import BadgeDefinition
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100

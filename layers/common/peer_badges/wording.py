@@ -3,46 +3,31 @@ English (SPEC 8.7). This module owns every word of it.
 
 ``criteria_text(criteria)`` dispatches on the criteria's ``type`` to one function per type in
 ``SENTENCES``; a type without one is refused by ``tests/unit/test_wording.py`` (it walks
-``peer_badges.criteria.KNOWN_TYPES``). Each function returns a *clause* per language ("registrer 10
-aktiviteter"), so that ``all_of`` / ``any_of`` can join their members' clauses into one sentence;
-``criteria_text`` makes the clause a sentence. Numbers are written as digits (a screen reader speaks
-them), plural forms follow the number, minutes are spoken as hours and minutes, and an organisation's
-activity types, training codes, tier names and badge keys are shown exactly as stored, in quotes.
+``peer_badges.criteria.registry.KNOWN_TYPES``). Each function returns a *clause* per language
+("registrer 10 aktiviteter"), so that ``all_of`` / ``any_of`` can join their members' clauses into one
+sentence; ``criteria_text`` makes the clause a sentence (a ``peer_badges.models.CriteriaText``).
+Numbers are written as digits (a screen reader speaks them), plural forms follow the number, minutes
+are spoken as hours and minutes, and an organisation's activity types, training codes, tier names and
+badge keys are shown exactly as stored, in quotes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from peer_badges.criteria.base import CalendarYear, CriteriaBase, RollingDays
+from peer_badges.criteria.combination import AllOfCriteria, AnyOfCriteria
+from peer_badges.criteria.milestone import MilestoneCriteria
+from peer_badges.criteria.prerequisite import RequiresBadgeCriteria
+from peer_badges.criteria.streak import StreakCriteria
+from peer_badges.criteria.threshold import ThresholdCriteria
+from peer_badges.criteria.tier import TierCriteria
+from peer_badges.criteria.training import TrainingCompletionCriteria
+from peer_badges.language import Lang
+from peer_badges.models import CriteriaText
 
-from peer_badges.criteria import (
-    AllOfCriteria,
-    AnyOfCriteria,
-    CalendarYear,
-    CriteriaBase,
-    MilestoneCriteria,
-    RequiresBadgeCriteria,
-    RollingDays,
-    StreakCriteria,
-    ThresholdCriteria,
-    TierCriteria,
-    TrainingCompletionCriteria,
-)
-
-
-class CriteriaText(BaseModel):
-    """A badge's criteria in words, per language (read-only: computed, never stored or accepted)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-    nb: str
-    en: str
-
-
-Lang = Literal["nb", "en"]
 LANGUAGES: tuple[Lang, ...] = ("nb", "en")
 Clauses = dict[Lang, str]
 

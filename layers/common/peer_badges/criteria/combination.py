@@ -130,7 +130,7 @@ Member = Annotated[
 
 def check_members(out: Problems, loc: Loc, raw: dict[Any, Any], depth: int) -> None:
     """Every problem with a combination's members, at their paths (``criteria[1].threshold``)."""
-    from peer_badges.criteria import collect  # the package validates each member as a document
+    from peer_badges.criteria.registry import collect  # the registry validates each member as a document
 
     if "criteria" not in raw:
         return  # reported as a missing required field

@@ -22,14 +22,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    computed_field,
     field_validator,
     model_validator,
 )
 
-from peer_badges.criteria import CriteriaBase, CriteriaField, ErrorDetail, MilestoneCriteria
-from peer_badges.language import translate
-from peer_badges.wording import CriteriaText, Lang, criteria_text
+from peer_badges.criteria.base import CriteriaBase, ErrorDetail
+from peer_badges.criteria.milestone import MilestoneCriteria
+from peer_badges.language import Lang, translate
 
 MAX_REASON_LENGTH = 1000
 
@@ -142,8 +141,18 @@ class PeerMentorStats(Record):
 # --- badge definitions -------------------------------------------------------------------
 
 
+class CriteriaText(BaseModel):
+    """A badge's criteria in words, per language (read-only: computed, never stored or accepted)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    nb: str
+    en: str
+
+
 class DefinitionRecord(Record):
-    """A stored badge definition; a subclass says which criteria types its ``criteria`` reads."""
+    """A stored badge definition; a subclass says which criteria types its ``criteria`` reads: any
+    (``peer_badges.models.definitions.BadgeDefinition``) or milestones only (``MilestoneDefinition``)."""
 
     id: UUID
     org_id: UUID
@@ -167,16 +176,6 @@ class DefinitionRecord(Record):
     @property
     def payable(self) -> bool:
         return isinstance(self.criteria, MilestoneCriteria) and self.criteria.payable
-
-
-class BadgeDefinition(DefinitionRecord):
-    criteria: CriteriaField  # any criteria type
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def criteria_text(self) -> CriteriaText:
-        """The criteria in plain words, nb and en (peer_badges.wording); read-only."""
-        return criteria_text(self.criteria)
 
 
 class MilestoneDefinition(DefinitionRecord):

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
-from peer_badges.criteria import MAX_LEVELS
+from peer_badges.criteria.base import MAX_LEVELS
 from peer_badges.models import MAX_REASON_LENGTH, EarnedBadge, NonNegative, Record, RequestBody
 
 MAX_NOTE_LENGTH = 1000

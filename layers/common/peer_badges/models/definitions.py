@@ -1,13 +1,27 @@
-"""Badge definitions as an org admin writes them: create, patch, and the preview of how many mentors a document would award."""
+"""Badge definitions with every criteria type: the record (``BadgeDefinition``, its criteria also in
+words) and what an org admin writes: create, patch, and the preview of how many mentors a document
+would award.
+
+Apart from the shared records in ``peer_badges.models``: this module loads every criteria type and
+the wording of each, which a reader of milestones only (the stats read) does without."""
 
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, Field, StrictBool, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from peer_badges.criteria import CriteriaField
-from peer_badges.models import NonNegative, Record, RequestBody
+from peer_badges.criteria.registry import CriteriaField
+from peer_badges.models import CriteriaText, DefinitionRecord, NonNegative, Record, RequestBody
+from peer_badges.wording import criteria_text
 
 MAX_KEY_LENGTH = 64
 MAX_BADGE_NAME_LENGTH = 120
@@ -53,6 +67,16 @@ def missing_icon_alt(icon: str | None, icon_alt: str | None) -> list[dict[str, s
     if icon is not None and icon_alt is None:
         return [{"path": "icon_alt", "code": "required", "message": ICON_ALT_REQUIRED}]
     return []
+
+
+class BadgeDefinition(DefinitionRecord):
+    criteria: CriteriaField  # any criteria type
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def criteria_text(self) -> CriteriaText:
+        """The criteria in plain words, nb and en (peer_badges.wording); read-only."""
+        return criteria_text(self.criteria)
 
 
 class BadgeDefinitionCreate(RequestBody):
