@@ -17,14 +17,13 @@ from peer_badges.evaluation import (
     StreakFact,
     count_key,
     evaluate,
-    honorar_status,
     milestone_status,
     required_facts,
     streak_alive,
     streak_key,
     week_start,
 )
-from peer_badges.models import AssignmentCount, EarnedBadge, PeerMentorStats
+from peer_badges.models import AssignmentCount, EarnedBadge, HonorarMilestone, PeerMentorStats
 from peer_badges.models.definitions import BadgeDefinition
 
 ORG = UUID("0b6c5f2e-1d7a-4c1e-9f1a-3a2b4c5d6e7f")
@@ -497,7 +496,9 @@ def test_honorar_status_compares_each_payable_milestone_with_its_own_count() -> 
         {"type": "milestone", "activity_types": ["assignment"], "thresholds": [3, 15], "payable": True}
     )
     unpaid = definition({"type": "milestone", "thresholds": [1, 2], "payable": False})
-    status = honorar_status(AssignmentCount(total=20, by_type={"assignment": 11, "visit": 9}), [paid, unpaid])
+    status = HonorarMilestone.of(
+        AssignmentCount(total=20, by_type={"assignment": 11, "visit": 9}), [paid, unpaid]
+    )
     assert (status.thresholds, status.thresholds_met, status.next_threshold, status.remaining_to_next) == (
         (3, 15),
         (3,),
@@ -508,9 +509,9 @@ def test_honorar_status_compares_each_payable_milestone_with_its_own_count() -> 
 
 def test_honorar_status_when_every_threshold_is_met_or_none_exist() -> None:
     paid = definition({"type": "milestone", "thresholds": [3], "payable": True})
-    status = honorar_status(AssignmentCount(total=3, by_type={"visit": 3}), [paid])
+    status = HonorarMilestone.of(AssignmentCount(total=3, by_type={"visit": 3}), [paid])
     assert (status.thresholds_met, status.next_threshold, status.remaining_to_next) == ((3,), None, None)
-    assert honorar_status(AssignmentCount(), []).thresholds == ()
+    assert HonorarMilestone.of(AssignmentCount(), []).thresholds == ()
 
 
 def test_milestone_status_needs_counts_but_no_crossing_dates() -> None:

@@ -17,7 +17,6 @@ org-local date, passed in.
 
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,23 +35,16 @@ from peer_badges.criteria.facts import (
     streak_key,
     week_start,
 )
-from peer_badges.criteria.milestone import MilestoneCriteria
 from peer_badges.criteria.prerequisite import prerequisites_first
 from peer_badges.models import (
-    AssignmentCount,
     BadgeProgress,
-    DefinitionRecord,
     EarnedBadge,
     HonorarMilestone,
     MemberProgress,
     MilestoneStatus,
     PeerMentorStats,
 )
-
-# Annotations only: that module loads every criteria type, and the stats read imports this one for
-# honorar_status, which needs none of them.
-if TYPE_CHECKING:
-    from peer_badges.models.definitions import BadgeDefinition
+from peer_badges.models.definitions import BadgeDefinition
 
 __all__ = [
     "CountFact",
@@ -67,7 +59,6 @@ __all__ = [
     "StreakRequest",
     "count_key",
     "evaluate",
-    "honorar_status",
     "milestone_status",
     "required_facts",
     "streak_alive",
@@ -163,10 +154,7 @@ def _held(earned: Iterable[EarnedLevel]) -> dict[tuple[UUID, int], EarnedLevel]:
     return {(e.badge_definition_id, e.level): e for e in earned}
 
 
-D = TypeVar("D", bound=DefinitionRecord)
-
-
-def _live(definitions: Iterable[D], org_id: UUID | None = None) -> list[D]:
+def _live(definitions: Iterable[BadgeDefinition], org_id: UUID | None = None) -> list[BadgeDefinition]:
     live = [d for d in definitions if d.live]
     for definition in live:
         if org_id is not None and definition.org_id != org_id:
@@ -176,10 +164,10 @@ def _live(definitions: Iterable[D], org_id: UUID | None = None) -> list[D]:
 
 def _walk(
     facts: MentorFacts,
-    definitions: Iterable["BadgeDefinition"],
+    definitions: Iterable[BadgeDefinition],
     held: Mapping[tuple[UUID, int], EarnedLevel],
     today: date,
-) -> Iterable[tuple["BadgeDefinition", LevelState, EarnedLevel | None, BadgeProgress]]:
+) -> Iterable[tuple[BadgeDefinition, LevelState, EarnedLevel | None, BadgeProgress]]:
     for definition in _live(definitions, facts.org_id):
         criteria = definition.criteria
         for state in criteria.assess(facts, today):
@@ -215,7 +203,7 @@ def _member_progress(state: LevelState) -> MemberProgress:
     )
 
 
-def _due(definition: "BadgeDefinition", state: LevelState) -> DueAward:
+def _due(definition: BadgeDefinition, state: LevelState) -> DueAward:
     return DueAward(
         badge_definition_id=definition.id,
         level=state.level,
@@ -227,7 +215,7 @@ def _due(definition: "BadgeDefinition", state: LevelState) -> DueAward:
 
 
 def required_facts(
-    definitions: Iterable["BadgeDefinition"], earned: Iterable[EarnedLevel], today: date
+    definitions: Iterable[BadgeDefinition], earned: Iterable[EarnedLevel], today: date
 ) -> FactRequests:
     """The counts and streaks ``evaluate`` will read, for the live definitions."""
     held = _held(earned)
@@ -257,7 +245,7 @@ def required_facts(
 
 
 def evaluate(
-    facts: MentorFacts, definitions: Iterable["BadgeDefinition"], earned: Iterable[EarnedLevel], today: date
+    facts: MentorFacts, definitions: Iterable[BadgeDefinition], earned: Iterable[EarnedLevel], today: date
 ) -> Evaluation:
     """Progress for every live definition and level, and every level due: met, never awarded.
 
@@ -285,42 +273,12 @@ def _now_held(facts: MentorFacts, key: str, level: int, earned_at: date) -> Ment
     return facts.model_copy(update={"held_badges": {**facts.held_badges, key: levels}})
 
 
-def honorar_status(
-    assignment_count: AssignmentCount,
-    definitions: Iterable[DefinitionRecord],
-    minutes_by_type: Mapping[str, int] | None = None,
-    total_minutes: int = 0,
-) -> HonorarMilestone:
-    """Honorarium progress from the live payable milestone definitions, each against its own
-    all-time count (or minutes) from the stats snapshot (no facts needed). ``definitions``: the org's
-    (``BadgeDefinition``), or only its milestone ones (``MilestoneDefinition``)."""
-    pairs: list[tuple[int, int]] = []  # (threshold, that definition's count)
-    for definition in _live(definitions):
-        criteria = definition.criteria
-        if isinstance(criteria, MilestoneCriteria) and criteria.payable:
-            types = criteria.activity_filter
-            per_type, total = (
-                (minutes_by_type or {}, total_minutes)
-                if criteria.measure == "minutes"
-                else (assignment_count.by_type, assignment_count.total)
-            )
-            count = total if types is None else sum(per_type.get(t, 0) for t in set(types))
-            pairs.extend((threshold, count) for threshold in criteria.thresholds)
-    pending = sorted((threshold, threshold - count) for threshold, count in pairs if count < threshold)
-    return HonorarMilestone(
-        thresholds=tuple(sorted({threshold for threshold, _ in pairs})),
-        thresholds_met=tuple(sorted({threshold for threshold, count in pairs if count >= threshold})),
-        next_threshold=pending[0][0] if pending else None,
-        remaining_to_next=pending[0][1] if pending else None,
-    )
-
-
 def milestone_status(
-    facts: MentorFacts, definitions: Iterable["BadgeDefinition"], earned: Iterable[EarnedLevel], today: date
+    facts: MentorFacts, definitions: Iterable[BadgeDefinition], earned: Iterable[EarnedLevel], today: date
 ) -> MilestoneStatus:
     """The milestones view; needs counts and streaks in ``facts`` but no crossing dates."""
     definitions = list(definitions)
-    honorar = honorar_status(
+    honorar = HonorarMilestone.of(
         facts.stats.assignment_count, definitions, facts.stats.minutes_by_type, facts.stats.total_minutes
     )
     return MilestoneStatus(

@@ -35,21 +35,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from peer_badges.auth import Access, access_from_row
+from peer_badges.criteria.facts import CountFact, CountRequest, StreakFact, StreakRequest, streak_alive
 from peer_badges.db import Json, Queryable, Row
 from peer_badges.errors import BadRequest, NotFound
-from peer_badges.evaluation import (
-    CountFact,
-    CountRequest,
-    EarnedLevel,
-    FactRequests,
-    MentorFacts,
-    StreakFact,
-    StreakRequest,
-    honorar_status,
-    milestone_status,
-    required_facts,
-    streak_alive,
-)
 from peer_badges.models import (
     AssignmentCount,
     DefinitionRecord,
@@ -63,8 +51,10 @@ from peer_badges.models import (
     TrainingStatus,
 )
 
-# Annotations only: that module loads every criteria type; the stats read needs milestones only.
+# The evaluator's reads (load_facts, load_milestone_status) import peer_badges.evaluation where they
+# use it: it loads its own models and, for BadgeDefinition, every criteria type; GET .../stats needs none.
 if TYPE_CHECKING:
+    from peer_badges.evaluation import FactRequests, MentorFacts
     from peer_badges.models.definitions import BadgeDefinition
 
 DEFAULT_PAGE_SIZE = 50
@@ -266,7 +256,7 @@ def _stats(row: Row, org_id: UUID, definitions: Iterable[DefinitionRecord] | Non
     )
     honorar = HonorarMilestone()
     if definitions is not None:
-        honorar = honorar_status(assignment_count, definitions, minutes_by_type, minutes)
+        honorar = HonorarMilestone.of(assignment_count, definitions, minutes_by_type, minutes)
         if row.get("payouts"):
             payouts = tuple(PayoutSummary.model_validate(item) for item in row["payouts"])
             honorar = honorar.model_copy(update={"payouts": payouts})
@@ -473,6 +463,8 @@ def _facts(
     requests: FactRequests,
     definitions: Iterable[DefinitionRecord] | None,
 ) -> tuple[Row, MentorFacts]:
+    from peer_badges.evaluation import MentorFacts  # see the imports
+
     today = requests.today
     year_start = date(today.year, 1, 1)
     windows = [r for r in requests.counts if r.since is not None and r.since != year_start]
@@ -600,6 +592,8 @@ def load_milestone_status(
     definitions: Iterable[BadgeDefinition],
 ) -> MilestoneStatus:
     """Progress per live definition and level, merged with what was earned (two statements)."""
+    from peer_badges.evaluation import EarnedLevel, milestone_status, required_facts  # see the imports
+
     prelude = db.query_one(_PRELUDE_SQL, org_id=org_id, mentor_id=mentor_id, **_clock(today))
     if prelude is None:
         raise _not_found(mentor_id)

@@ -1,7 +1,7 @@
 """``milestone``: a data-driven list of thresholds (Blindeforbundet's honorarium at the 3rd and 15th
 assignment); each crossing is a level, numbered from 1, flagged ``payable`` when it pays, with an
 optional ``amounts_nok`` (one whole, non-negative NOK amount per threshold; SPEC 8.4) that the award
-turns into a payout. Meaning: ``counting``; the honorarium view (``evaluation.honorar_status``) and
+turns into a payout. Meaning: ``counting``; the honorarium view (``models.HonorarMilestone.of``) and
 the payouts (``peer_badges.payouts``) read the payable ones."""
 
 from __future__ import annotations

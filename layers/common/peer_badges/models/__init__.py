@@ -12,7 +12,7 @@ records built from database rows ignore extra columns. Lists are tuples so that 
 model is immutable all the way down; in JSON they are arrays.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
@@ -123,6 +123,37 @@ class HonorarMilestone(Record):
     remaining_to_next: NonNegative | None = None
     payouts: tuple[PayoutSummary, ...] = ()  # the mentor's own, read with the stats (sql/021)
 
+    @classmethod
+    def of(
+        cls,
+        assignment_count: AssignmentCount,
+        definitions: Iterable["DefinitionRecord"],
+        minutes_by_type: Mapping[str, int] | None = None,
+        total_minutes: int = 0,
+    ) -> "HonorarMilestone":
+        """Progress from the live payable milestone definitions, each against its own all-time count
+        (or minutes) from the stats snapshot (no facts needed). ``definitions``: the org's
+        (``BadgeDefinition``), or only its milestone ones (``MilestoneDefinition``)."""
+        pairs: list[tuple[int, int]] = []  # (threshold, that definition's count)
+        for definition in definitions:
+            criteria = definition.criteria
+            if definition.live and isinstance(criteria, MilestoneCriteria) and criteria.payable:
+                types = criteria.activity_filter
+                per_type, total = (
+                    (minutes_by_type or {}, total_minutes)
+                    if criteria.measure == "minutes"
+                    else (assignment_count.by_type, assignment_count.total)
+                )
+                count = total if types is None else sum(per_type.get(t, 0) for t in set(types))
+                pairs.extend((threshold, count) for threshold in criteria.thresholds)
+        pending = sorted((threshold, threshold - count) for threshold, count in pairs if count < threshold)
+        return cls(
+            thresholds=tuple(sorted({threshold for threshold, _ in pairs})),
+            thresholds_met=tuple(sorted({threshold for threshold, count in pairs if count >= threshold})),
+            next_threshold=pending[0][0] if pending else None,
+            remaining_to_next=pending[0][1] if pending else None,
+        )
+
 
 class PeerMentorStats(Record):
     peer_mentor_id: UUID
@@ -180,7 +211,7 @@ class DefinitionRecord(Record):
 
 class MilestoneDefinition(DefinitionRecord):
     """A milestone definition, parsed without the other criteria types: all the honorarium view
-    (``evaluation.honorar_status``) reads, for a fraction of the cost of building ``BadgeDefinition``'s
+    (``HonorarMilestone.of``) reads, for a fraction of the cost of building ``BadgeDefinition``'s
     validator (the whole criteria union) on a stats cold start."""
 
     criteria: MilestoneCriteria
