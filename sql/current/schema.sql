@@ -253,17 +253,9 @@ BEGIN
     SELECT r.inserted INTO opened_week FROM week_row AS r;
 
     -- A row for an earlier week than the latest: if no other type had that week, it may join or
-    -- lengthen runs. Recompute as apply_activity_deltas' F3 does, from `week - 7 * longest` on.
+    -- lengthen runs.
     IF opened_week AND week < latest_week THEN
-        UPDATE mentor_stats AS s
-        SET (last_active_week, latest_run_weeks, longest_streak_weeks) = (
-            SELECT max(r.start_week + 7 * (r.weeks - 1)), (array_agg(r.weeks ORDER BY r.start_week DESC))[1],
-                   greatest(s.longest_streak_weeks, max(r.weeks))
-            FROM week_runs(ARRAY(
-                SELECT DISTINCT w.week_start FROM mentor_week_activity AS w
-                WHERE w.org_id = s.org_id AND w.peer_mentor_id = s.peer_mentor_id
-                  AND w.week_start >= week - 7 * s.longest_streak_weeks)) AS r)
-        WHERE s.org_id = d.org_id AND s.peer_mentor_id = d.peer_mentor_id;
+        PERFORM recompute_streaks(ARRAY[d.org_id], ARRAY[d.peer_mentor_id], ARRAY[week]);
     END IF;
 END;
 $$;
@@ -361,23 +353,9 @@ BEGIN
         ON CONFLICT (org_id, peer_mentor_id, year, activity_type) DO UPDATE
         SET n = y.n + EXCLUDED.n, minutes = y.minutes + EXCLUDED.minutes;
 
-        -- F3. Streaks of the mentors with an inserted week row, from their buckets from week `first_new
-        --     - 7 * longest` on. Weeks before first_new are old, so the old weeks of a run through
-        --     first_new are at most the old longest streak: every run holding a new week is read whole,
-        --     the latest run too (it ends at or after first_new), and a run cut at the lower bound is
-        --     old and no longer than the old longest. Adding only lengthens or joins runs, so the new
-        --     longest is the greater of the old one and the longest run read.
+        -- F3. Streaks of the mentors with an inserted week row (recompute_streaks).
         IF new_week_mentors IS NOT NULL THEN
-            UPDATE mentor_stats AS s
-            SET (last_active_week, latest_run_weeks, longest_streak_weeks) = (
-                SELECT max(r.start_week + 7 * (r.weeks - 1)), (array_agg(r.weeks ORDER BY r.start_week DESC))[1],
-                       greatest(s.longest_streak_weeks, max(r.weeks))
-                FROM week_runs(ARRAY(
-                    SELECT DISTINCT w.week_start FROM mentor_week_activity AS w
-                    WHERE w.org_id = s.org_id AND w.peer_mentor_id = s.peer_mentor_id
-                      AND w.week_start >= nw.first_new - 7 * s.longest_streak_weeks)) AS r)
-            FROM unnest(new_week_orgs, new_week_mentors, new_week_firsts) AS nw(org_id, peer_mentor_id, first_new)
-            WHERE s.org_id = nw.org_id AND s.peer_mentor_id = nw.peer_mentor_id;
+            PERFORM recompute_streaks(new_week_orgs, new_week_mentors, new_week_firsts);
         END IF;
         RETURN;
     END IF;
@@ -1718,6 +1696,27 @@ BEGIN
     FROM (SELECT p_org_id AS org_id, p_peer_mentor_id AS peer_mentor_id) AS k
     LEFT JOIN reference_mentor_stats(p_org_id, p_peer_mentor_id) AS r USING (org_id, peer_mentor_id)
     WHERE s.org_id = k.org_id AND s.peer_mentor_id = k.peer_mentor_id;
+END;
+$$;
+
+--
+-- Name: recompute_streaks(uuid[], uuid[], date[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.recompute_streaks(p_org_ids uuid[], p_mentor_ids uuid[], p_first_new date[]) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    UPDATE mentor_stats AS s
+    SET (last_active_week, latest_run_weeks, longest_streak_weeks) = (
+        SELECT max(r.start_week + 7 * (r.weeks - 1)), (array_agg(r.weeks ORDER BY r.start_week DESC))[1],
+               greatest(s.longest_streak_weeks, max(r.weeks))
+        FROM week_runs(ARRAY(
+            SELECT DISTINCT w.week_start FROM mentor_week_activity AS w
+            WHERE w.org_id = s.org_id AND w.peer_mentor_id = s.peer_mentor_id
+              AND w.week_start >= nw.first_new - 7 * s.longest_streak_weeks)) AS r)
+    FROM unnest(p_org_ids, p_mentor_ids, p_first_new) AS nw(org_id, peer_mentor_id, first_new)
+    WHERE s.org_id = nw.org_id AND s.peer_mentor_id = nw.peer_mentor_id;
 END;
 $$;
 
