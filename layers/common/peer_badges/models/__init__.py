@@ -14,7 +14,7 @@ model is immutable all the way down; in JSON they are arrays.
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar, cast
 from uuid import UUID
 
 from pydantic import (
@@ -136,16 +136,17 @@ class HonorarMilestone(Record):
         (``BadgeDefinition``), or only its milestone ones (``MilestoneDefinition``)."""
         pairs: list[tuple[int, int]] = []  # (threshold, that definition's count)
         for definition in definitions:
-            criteria = definition.criteria
-            if definition.live and isinstance(criteria, MilestoneCriteria) and criteria.payable:
-                types = criteria.activity_filter
-                per_type, total = (
-                    (minutes_by_type or {}, total_minutes)
-                    if criteria.measure == "minutes"
-                    else (assignment_count.by_type, assignment_count.total)
-                )
-                count = total if types is None else sum(per_type.get(t, 0) for t in set(types))
-                pairs.extend((threshold, count) for threshold in criteria.thresholds)
+            if not (definition.live and definition.payable):
+                continue
+            criteria = cast(MilestoneCriteria, definition.criteria)  # what payable means
+            types = criteria.activity_filter
+            per_type, total = (
+                (minutes_by_type or {}, total_minutes)
+                if criteria.measure == "minutes"
+                else (assignment_count.by_type, assignment_count.total)
+            )
+            count = total if types is None else sum(per_type.get(t, 0) for t in set(types))
+            pairs.extend((threshold, count) for threshold in criteria.thresholds)
         pending = sorted((threshold, threshold - count) for threshold, count in pairs if count < threshold)
         return cls(
             thresholds=tuple(sorted({threshold for threshold, _ in pairs})),
